@@ -1,0 +1,54 @@
+package state
+
+import (
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+func TestUpdateConcurrent(t *testing.T) {
+	root := t.TempDir()
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			err := Update(root, func(s *State) {
+				s.Upsert(NIC{BusID: "0.0.f5" + string(rune('0'+i/10)) + string(rune('0'+i%10)), Outcome: OutcomeUp})
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	s, err := Load(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.NICs) != 20 || !s.OK || s.NICs[0].BusID != "0.0.f500" {
+		t.Errorf("%d NICs ok=%v", len(s.NICs), s.OK)
+	}
+	Update(root, func(s *State) { s.Upsert(NIC{BusID: "0.0.f500", Outcome: OutcomeFailed}) })
+	s, _ = Load(root)
+	if s.OK || len(s.NICs) != 20 {
+		t.Errorf("after failure ok=%v n=%d", s.OK, len(s.NICs))
+	}
+	fi, _ := os.Stat(filepath.Join(root, Path))
+	if fi.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v", fi.Mode())
+	}
+}
+
+func TestLoadDamaged(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "run/zguest"), 0o755)
+	os.WriteFile(filepath.Join(root, Path), []byte("{"), 0o644)
+	if _, err := Load(root); err == nil {
+		t.Error("want error for damaged file")
+	}
+	if err := Update(root, func(s *State) {}); err != nil {
+		t.Errorf("Update must replace a damaged file: %v", err)
+	}
+}
