@@ -15,7 +15,7 @@ FUZZTIME     ?= 10s
 export GOFLAGS := -buildvcs=false
 
 # Debian packages. The halves add theirs in their .mk fragments.
-APT_PKGS := libudev-dev pkg-config gcc libc6-dev fuse3 iproute2 util-linux \
+APT_PKGS := libudev-dev pkg-config gcc libc6-dev fuse3 iproute2 util-linux systemd file \
             gcc-s390x-linux-gnu libc6-dev-s390x-cross libudev-dev:s390x
 BENCH_TARGETS := bench-agent
 -include builder/builder.mk
@@ -24,6 +24,8 @@ S390X_CGO_ENV := CGO_ENABLED=1 GOARCH=s390x CC=s390x-linux-gnu-gcc \
                  PKG_CONFIG_PATH=/usr/lib/s390x-linux-gnu/pkgconfig
 PURE_CMDS  := $(filter-out zguest-agent,$(notdir $(wildcard cmd/zguest-*)))
 STRICT     := $(if $(CI),-strict,)
+# The agent links libudev (go-udev) and nothing else in C.
+AGENT_TAGS := netgo,osusergo
 
 .PHONY: help deps build build-s390x test lint fuzz bench demo clean $(BENCH_TARGETS)
 
@@ -40,13 +42,13 @@ $(STATICCHECK):
 
 build: deps ## build every program for this machine into bin/
 	@mkdir -p $(BIN)
-	CGO_ENABLED=1 $(GO) build -o $(BIN)/zguest-agent ./cmd/zguest-agent
+	CGO_ENABLED=1 $(GO) build -tags $(AGENT_TAGS) -o $(BIN)/zguest-agent ./cmd/zguest-agent
 	@for c in $(PURE_CMDS); do echo "CGO_ENABLED=0 $(GO) build -o $(BIN)/$$c ./cmd/$$c"; \
 	  CGO_ENABLED=0 $(GO) build -o $(BIN)/$$c ./cmd/$$c || exit 1; done
 
 build-s390x: deps ## cross-compile every program for linux/s390x into bin/s390x/
 	@mkdir -p $(BIN)/s390x
-	$(S390X_CGO_ENV) $(GO) build -o $(BIN)/s390x/zguest-agent ./cmd/zguest-agent
+	$(S390X_CGO_ENV) $(GO) build -tags $(AGENT_TAGS) -o $(BIN)/s390x/zguest-agent ./cmd/zguest-agent
 	@for c in $(PURE_CMDS); do echo "CGO_ENABLED=0 GOARCH=s390x $(GO) build -o $(BIN)/s390x/$$c ./cmd/$$c"; \
 	  CGO_ENABLED=0 GOARCH=s390x $(GO) build -o $(BIN)/s390x/$$c ./cmd/$$c || exit 1; done
 	@file $(BIN)/s390x/* 2>/dev/null || true

@@ -50,6 +50,8 @@ type Options struct {
 	Namer qeth.Namer
 	// NICLists are extra NIC list files (real paths).
 	NICLists []string
+	// DeviceWait bounds the wait for one NIC's subchannels; 0 means 10 s.
+	DeviceWait time.Duration
 	// Concurrency bounds the NICs brought up at once; 0 means 16.
 	Concurrency int
 	Log         *slog.Logger
@@ -110,6 +112,9 @@ func (o *Options) defaults() {
 	}
 	if o.Namer == nil {
 		o.Namer = qeth.NewUdevNamer(context.Background(), o.FS, false, nil)
+	}
+	if o.DeviceWait <= 0 {
+		o.DeviceWait = 10 * time.Second
 	}
 	if o.Command == "" {
 		o.Command = "activate"
@@ -280,7 +285,7 @@ func run(ctx context.Context, o Options, nics []nic.NIC) []NICReport {
 			o.Log.Info("freed subchannels from cio_ignore", "subchannels", len(free))
 		}
 	}
-	ap := &qeth.Applier{FS: o.FS, Links: o.Links, Namer: o.Namer, Log: o.Log}
+	ap := &qeth.Applier{FS: o.FS, Links: o.Links, Namer: o.Namer, Log: o.Log, DeviceWait: o.DeviceWait}
 	if o.Progress != nil {
 		ap.Progress = func(id ccw.BusID, what string) { o.Progress.Waiting(id.String(), what) }
 	}

@@ -39,6 +39,9 @@ type Applier struct {
 	// Poll is the first interval of the waits, which back off to 50 ms.
 	// Zero means 2 ms.
 	Poll time.Duration
+	// DeviceWait bounds the wait for a NIC's subchannels to be registered
+	// and bound; zero means only the context bounds it.
+	DeviceWait time.Duration
 	// Progress, if set, is told what a NIC is waiting for.
 	Progress func(id ccw.BusID, waiting string)
 }
@@ -152,6 +155,11 @@ func (a *Applier) waitDevices(ctx context.Context, ids []ccw.BusID) error {
 	if a.Progress != nil {
 		a.Progress(ids[0], "subchannels")
 	}
+	if a.DeviceWait > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, a.DeviceWait)
+		defer cancel()
+	}
 	ready := func() bool {
 		if !sysfs.Exists(a.FS, GroupFile) {
 			return false
@@ -184,6 +192,9 @@ func (a *Applier) waitDevices(ctx context.Context, ids []ccw.BusID) error {
 	}
 	if !sysfs.Exists(a.FS, GroupFile) {
 		why = append(why, "/"+GroupFile+" does not exist (the qeth module is not loaded)")
+	}
+	if a.DeviceWait > 0 {
+		return fmt.Errorf("subchannels not ready after %s: %s: %w", a.DeviceWait, strings.Join(why, "; "), err)
 	}
 	return fmt.Errorf("subchannels not ready: %s: %w", strings.Join(why, "; "), err)
 }

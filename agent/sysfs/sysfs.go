@@ -127,6 +127,11 @@ func LinkBase(f FS, name string) string {
 // attribute and the value, keeping the errno.
 func WriteAttr(f FS, name, value string) error {
 	if err := f.WriteFile(name, []byte(value)); err != nil {
+		// The path is said once, relative to the root, as the kernel knows it.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
 		return fmt.Errorf("write %q to /%s: %w", value, name, err)
 	}
 	return nil

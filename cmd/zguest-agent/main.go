@@ -98,6 +98,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	g.SetOutput(stderr)
 	root := g.String("root", "/", "directory that stands for / (sys, proc, dev, etc, run are found below it)")
 	timeout := g.Duration("timeout", 90*time.Second, "give up on NICs that are not up after this long")
+	devWait := g.Duration("device-timeout", 10*time.Second, "give up on a NIC whose subchannels are not present and bound after this long")
 	level := g.String("log-level", "info", "debug, info, warn or error")
 	g.Usage = func() { fmt.Fprint(stderr, usage); g.PrintDefaults() }
 	if err := g.Parse(args); err != nil {
@@ -113,8 +114,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
 		return usageError{fmt.Sprintf("--log-level %q: want debug, info, warn or error", *level)}
 	}
-	if *timeout <= 0 {
-		return usageError{"--timeout must be positive"}
+	if *timeout <= 0 || *devWait <= 0 {
+		return usageError{"--timeout and --device-timeout must be positive"}
 	}
 	absRoot, err := filepath.Abs(*root)
 	if err != nil {
@@ -169,13 +170,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		events = nil
 	}
 	opts := activate.Options{
-		Root:     absRoot,
-		FS:       fsys,
-		Links:    links,
-		Namer:    qeth.NewUdevNamer(ctx, fsys, udevRunning, events),
-		NICLists: lists,
-		Log:      log,
-		Command:  strings.TrimSpace(cmd + " " + target),
+		Root:       absRoot,
+		FS:         fsys,
+		Links:      links,
+		Namer:      qeth.NewUdevNamer(ctx, fsys, udevRunning, events),
+		NICLists:   lists,
+		DeviceWait: *devWait,
+		Log:        log,
+		Command:    strings.TrimSpace(cmd + " " + target),
 	}
 	start := time.Now()
 	var rep activate.Report
