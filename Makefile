@@ -72,6 +72,9 @@ fuzz: deps ## run every fuzz target for FUZZTIME (default 10s) each
 bench: deps build $(BENCH_TARGETS) ## benchmarks with ratios against the tools we replace
 
 bench-agent: build
+	@echo "== agent engine on the in-process model (engine-ms/op: its own time for 12 NICs)"
+	$(GO) test -run '^$$' -bench BenchmarkActivate12 -benchtime 20x ./agent/activate/
+	@echo "== zguest-agent binary vs the bash equivalent of nova-dpm's tools, on the FUSE emulator"
 	$(GO) run ./internal/tools/benchagent -agent $(BIN)/zguest-agent
 
 demo: deps build ## run the agent against the emulated IBM Z kernel with a 12-NIC DPM command line

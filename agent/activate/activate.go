@@ -34,6 +34,7 @@ var DefaultNICLists = []string{"etc/zguest/nics.json", "run/zguest/nics.json"}
 
 // Progress receives what NICs wait for (report.Status implements it).
 type Progress interface {
+	Total(n int)
 	Waiting(id, what string)
 	Done(id string)
 }
@@ -257,24 +258,39 @@ func run(ctx context.Context, o Options, nics []nic.NIC) []NICReport {
 	if err != nil {
 		o.Log.Warn("cannot read cio_ignore; assuming nothing is ignored", "error", err)
 	}
-	var free []ccw.BusID
+	// Observe and plan every NIC; sysfs reads are slow enough (FUSE in
+	// tests, many attributes) to do them side by side.
+	sem := make(chan struct{}, o.Concurrency)
+	var wg sync.WaitGroup
 	for i, n := range nics {
 		out[i].NIC = n
 		out[i].Result = qeth.Result{ID: n.Read, Members: n.Subchannels(), Port: n.WantPort(), Layer2: n.WantLayer2()}
-		names := make([]string, len(n.Attrs))
-		for j, a := range n.Attrs {
-			names[j] = a.Name
-		}
-		obs, err := qeth.Observe(o.FS, ign, n.Subchannels(), names)
-		if err == nil {
-			var p qeth.Plan
-			if p, err = qeth.MakePlan(n, obs); err == nil {
-				plans[i] = &p
-				free = append(free, p.Free...)
+		wg.Add(1)
+		go func(i int, n nic.NIC) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			names := make([]string, len(n.Attrs))
+			for j, a := range n.Attrs {
+				names[j] = a.Name
 			}
-		}
-		if err != nil {
-			out[i].Result.Err = err
+			obs, err := qeth.Observe(o.FS, ign, n.Subchannels(), names)
+			if err == nil {
+				var p qeth.Plan
+				if p, err = qeth.MakePlan(n, obs); err == nil {
+					plans[i] = &p
+				}
+			}
+			if err != nil {
+				out[i].Result.Err = err
+			}
+		}(i, n)
+	}
+	wg.Wait()
+	var free []ccw.BusID
+	for _, p := range plans {
+		if p != nil {
+			free = append(free, p.Free...)
 		}
 	}
 	if len(free) > 0 {
@@ -287,10 +303,9 @@ func run(ctx context.Context, o Options, nics []nic.NIC) []NICReport {
 	}
 	ap := &qeth.Applier{FS: o.FS, Links: o.Links, Namer: o.Namer, Log: o.Log, DeviceWait: o.DeviceWait}
 	if o.Progress != nil {
+		o.Progress.Total(len(nics))
 		ap.Progress = func(id ccw.BusID, what string) { o.Progress.Waiting(id.String(), what) }
 	}
-	sem := make(chan struct{}, o.Concurrency)
-	var wg sync.WaitGroup
 	for i := range nics {
 		if plans[i] == nil {
 			logNIC(o.Log, out[i])

@@ -33,7 +33,11 @@ type UdevNamer struct {
 	// UdevRunning says whether udevd will process the device. When false the
 	// kernel's name (ethN, hsiN) is final.
 	UdevRunning bool
-	Poll        time.Duration
+	// Poll is the first interval of the sysfs fallback poll; it backs off
+	// to 50 ms, or to 250 ms while udev events wake the waiters.
+	Poll time.Duration
+
+	hasEvents bool
 
 	mu      sync.Mutex
 	names   map[string]string // bus id -> name udev announced
@@ -42,7 +46,7 @@ type UdevNamer struct {
 
 // NewUdevNamer starts following events (which may be nil) until ctx ends.
 func NewUdevNamer(ctx context.Context, f sysfs.FS, udevRunning bool, events <-chan NetEvent) *UdevNamer {
-	n := &UdevNamer{FS: f, UdevRunning: udevRunning, names: map[string]string{}, changed: make(chan struct{})}
+	n := &UdevNamer{FS: f, UdevRunning: udevRunning, names: map[string]string{}, changed: make(chan struct{}), hasEvents: events != nil}
 	if events != nil {
 		go n.follow(ctx, events)
 	}
@@ -94,6 +98,10 @@ func (n *UdevNamer) WaitName(ctx context.Context, id ccw.BusID) (string, error) 
 	if poll <= 0 {
 		poll = 2 * time.Millisecond
 	}
+	maxPoll := 50 * time.Millisecond
+	if n.hasEvents && n.UdevRunning {
+		maxPoll = 250 * time.Millisecond
+	}
 	key := id.String()
 	for {
 		n.mu.Lock()
@@ -118,7 +126,7 @@ func (n *UdevNamer) WaitName(ctx context.Context, id ccw.BusID) (string, error) 
 		case <-ch:
 			t.Stop()
 		case <-t.C:
-			if poll < 50*time.Millisecond {
+			if poll < maxPoll {
 				poll *= 2
 			}
 		}

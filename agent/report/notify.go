@@ -29,6 +29,13 @@ func NewStatus(total int) *Status {
 		notify: func(s string) { _, _ = daemon.SdNotify(false, s) }}
 }
 
+// Total sets the number of NICs.
+func (s *Status) Total(n int) {
+	s.mu.Lock()
+	s.total = n
+	s.mu.Unlock()
+}
+
 // Waiting records that a NIC waits for something and maybe sends a status.
 func (s *Status) Waiting(id, what string) {
 	s.mu.Lock()

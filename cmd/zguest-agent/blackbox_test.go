@@ -85,26 +85,14 @@ func runAgent(t *testing.T, env *zkerneltest.Env, args ...string) run {
 	return r
 }
 
-// nics makes n OSD adapters with read devnos base, base+3, ... and the
-// DPM tokens for them.
+// nics makes n DPM NICs and returns their devices, tokens and MACs.
 func nics(n int, base uint16, upper bool) ([]zkernel.Device, []string, map[string]string) {
-	var devs []zkernel.Device
-	var toks []string
-	want := map[string]string{} // bus id -> MAC
-	for i := 0; i < n; i++ {
-		devno := base + uint16(i)*3
-		d, err := zkernel.QethDevices(zkernel.KindOSD, uint8(i%256), fmt.Sprintf("0.0.%04x", devno))
-		if err != nil {
-			panic(err)
-		}
-		devs = append(devs, d...)
-		id := fmt.Sprintf("%04x", devno)
-		if upper {
-			id = strings.ToUpper(id)
-		}
-		mac := fmt.Sprintf("02%02x%08x", i%256, devno)
-		toks = append(toks, fmt.Sprintf("%s,%d,%s;", id, i%2, mac))
-		want[fmt.Sprintf("0.0.%04x", devno)] = fmt.Sprintf("02:%02x:00:00:%02x:%02x", i%256, devno>>8, devno&0xff)
+	devs, list := zkerneltest.DPMNICs(n, base, upper)
+	toks := make([]string, len(list))
+	want := map[string]string{}
+	for i, x := range list {
+		toks[i] = x.Token
+		want[x.BusID] = x.MAC
 	}
 	return devs, toks, want
 }

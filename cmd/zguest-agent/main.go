@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -100,6 +101,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	timeout := g.Duration("timeout", 90*time.Second, "give up on NICs that are not up after this long")
 	devWait := g.Duration("device-timeout", 10*time.Second, "give up on a NIC whose subchannels are not present and bound after this long")
 	level := g.String("log-level", "info", "debug, info, warn or error")
+	cpuprofile := g.String("cpuprofile", "", "write a Go CPU profile of this run to `file` (debugging aid)")
 	g.Usage = func() { fmt.Fprint(stderr, usage); g.PrintDefaults() }
 	if err := g.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -123,6 +125,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if fi, err := os.Stat(absRoot); err != nil || !fi.IsDir() {
 		return usageError{fmt.Sprintf("--root %q is not a directory", *root)}
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return usageError{fmt.Sprintf("--cpuprofile: %v", err)}
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return internalError{err}
+		}
+		defer pprof.StopCPUProfile()
 	}
 	cmd, rest := g.Arg(0), g.Args()[1:]
 	switch cmd {
@@ -187,7 +200,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		rep, err = activate.Activate(ctx, opts)
 		summary := fmt.Sprintf("%d of %d NICs up in %s", len(rep.NICs)-rep.Failed(), len(rep.NICs), time.Since(start).Round(time.Millisecond))
 		st.Final(summary)
-		log.Info("activate finished: "+summary, "ok", rep.OK())
+		log.Info("activate finished: "+summary, "ok", rep.OK(), "peak_rss_kib", peakRSS())
 	} else {
 		rep, err = activate.SetMAC(ctx, opts, target)
 	}
@@ -198,6 +211,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errNICs
 	}
 	return nil
+}
+
+// peakRSS is the agent's own high-water resident set size (VmHWM), in
+// KiB, or -1 if the kernel does not say. Unlike getrusage's ru_maxrss it
+// does not count the memory of the process that forked the agent.
+func peakRSS() int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kib int
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kib); err == nil {
+				return kib
+			}
+		}
+	}
+	return -1
 }
 
 type multiFlag []string

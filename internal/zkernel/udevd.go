@@ -3,6 +3,7 @@ package zkernel
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -19,27 +20,29 @@ type udevItem struct {
 	net *udevNetInfo
 }
 
-// udevd emulates systemd-udevd: it takes the kernel's events in order,
-// renames new network devices after RenameDelay and broadcasts every
-// processed event to the EventSink.
+// udevd emulates systemd-udevd: it takes the kernel's events, renames
+// new network devices after RenameDelay and broadcasts every processed
+// event to the EventSink. Like udevd's worker pool, events of different
+// devices are processed in parallel while the events of one device (a
+// qeth group and its network device count as one) keep their order.
 //
-// approximation: events are processed strictly one after the other, so an
-// event of an unrelated device waits behind a pending rename; real udevd
-// only serialises events of the same device and its parents/children.
+// approximation: udevd also makes an event wait for events of the
+// device's parents and children; the per-group key covers the qeth
+// group/net pair, which is the only parent/child pair the agent sees.
 type udevd struct {
 	mu        sync.Mutex // a leaf lock: never take Kernel.mu while holding it
-	queue     []udevItem
-	busy      bool
-	wake      chan struct{}
-	idle      chan struct{} // closed while nothing is queued or processing
+	pending   map[string][]udevItem
+	active    int           // events queued or being processed
+	idle      chan struct{} // closed while active == 0
 	done      chan struct{}
 	finished  chan struct{}
+	workers   sync.WaitGroup
 	processed []Uevent
 	usec      map[string]string
 }
 
 func (u *udevd) init() {
-	u.wake = make(chan struct{}, 1)
+	u.pending = map[string][]udevItem{}
 	u.idle = make(chan struct{})
 	close(u.idle)
 	u.done = make(chan struct{})
@@ -47,78 +50,91 @@ func (u *udevd) init() {
 	u.usec = map[string]string{}
 }
 
-func (u *udevd) enqueue(it udevItem) {
+// udevKey is the device an event belongs to for ordering.
+func udevKey(it udevItem) string {
+	if it.net != nil {
+		return "qeth:" + it.net.group.String()
+	}
+	p := it.ev.DevPath
+	if rest, ok := strings.CutPrefix(p, "/devices/qeth/"); ok {
+		id, _, _ := strings.Cut(rest, "/")
+		return "qeth:" + id
+	}
+	return p
+}
+
+// enqueue queues an event and starts a worker for its device if none
+// runs.
+func (k *Kernel) udevEnqueue(it udevItem) {
+	u := &k.udev
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if len(u.queue) == 0 && !u.busy {
-		u.idle = make(chan struct{})
-	}
-	u.queue = append(u.queue, it)
 	select {
-	case u.wake <- struct{}{}:
+	case <-u.done:
+		return
 	default:
 	}
-}
-
-// next blocks until an event is queued (and marks udevd busy) or udevd is
-// stopped.
-func (u *udevd) next() (udevItem, bool) {
-	for {
-		u.mu.Lock()
-		if len(u.queue) > 0 {
-			it := u.queue[0]
-			u.queue = u.queue[1:]
-			u.busy = true
-			u.mu.Unlock()
-			return it, true
-		}
-		u.mu.Unlock()
-		select {
-		case <-u.wake:
-		case <-u.done:
-			return udevItem{}, false
-		}
+	if u.active == 0 {
+		u.idle = make(chan struct{})
+	}
+	u.active++
+	key := udevKey(it)
+	q := u.pending[key]
+	u.pending[key] = append(q, it)
+	if len(q) == 0 {
+		u.workers.Add(1)
+		go k.udevWorker(key)
 	}
 }
 
-func (u *udevd) finish(evs []Uevent) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.processed = append(u.processed, evs...)
-	u.busy = false
-	if len(u.queue) == 0 {
-		close(u.idle)
+// udevWorker processes the events of one device in order. The event at
+// the head of the queue stays there while it is processed, so enqueue
+// starts no second worker for the device.
+func (k *Kernel) udevWorker(key string) {
+	u := &k.udev
+	defer u.workers.Done()
+	for {
+		u.mu.Lock()
+		q := u.pending[key]
+		if len(q) == 0 {
+			delete(u.pending, key)
+			u.mu.Unlock()
+			return
+		}
+		it := q[0]
+		u.mu.Unlock()
+		ev, ok := k.processEvent(it)
+		if ok && k.cfg.Events != nil {
+			if err := k.cfg.Events.Send(ev.clone()); err != nil {
+				k.logger.Warn("udevd: broadcast failed", "action", ev.Action, "devpath", ev.DevPath, "err", err)
+			}
+		}
+		u.mu.Lock()
+		u.pending[key] = u.pending[key][1:]
+		if ok {
+			u.processed = append(u.processed, ev)
+		}
+		u.active--
+		if u.active == 0 {
+			close(u.idle)
+		}
+		u.mu.Unlock()
 	}
 }
 
 func (u *udevd) stop() {
+	u.mu.Lock()
 	select {
 	case <-u.done:
 	default:
 		close(u.done)
 	}
-	<-u.finished
-}
-
-func (k *Kernel) runUdevd() {
-	u := &k.udev
-	defer close(u.finished)
-	for {
-		it, ok := u.next()
-		if !ok {
-			return
-		}
-		ev, ok := k.processEvent(it)
-		if !ok {
-			u.finish(nil)
-			return
-		}
-		if k.cfg.Events != nil {
-			if err := k.cfg.Events.Send(ev.clone()); err != nil {
-				k.logger.Warn("udevd: broadcast failed", "action", ev.Action, "devpath", ev.DevPath, "err", err)
-			}
-		}
-		u.finish([]Uevent{ev})
+	u.mu.Unlock()
+	u.workers.Wait()
+	select {
+	case <-u.finished:
+	default:
+		close(u.finished)
 	}
 }
 
@@ -154,7 +170,9 @@ func (k *Kernel) processEvent(it udevItem) (Uevent, bool) {
 
 // udevRename renames the network device of a processed "add" event to its
 // systemd name, emitting the kernel's "move" event. A device that is up
-// keeps its name (the kernel refuses with EBUSY).
+// keeps its name (the kernel refuses with EBUSY). The rename holds the
+// kernel lock, so sysfs never shows a name the device no longer has (the
+// kernel renames atomically with respect to sysfs).
 func (k *Kernel) udevRename(ni *udevNetInfo, old string) (string, bool) {
 	k.lock()
 	defer k.unlock()

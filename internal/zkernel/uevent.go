@@ -59,7 +59,7 @@ func (k *Kernel) emit(action, devPath, subsystem string, props map[string]string
 	ev := Uevent{Action: action, DevPath: devPath, Subsystem: subsystem, Seqnum: k.seq, Props: p}
 	k.events = append(k.events, ev)
 	k.logger.Debug("uevent", "action", action, "devpath", devPath, "seqnum", k.seq)
-	k.udev.enqueue(udevItem{ev: ev.clone(), net: nd})
+	k.udevEnqueue(udevItem{ev: ev.clone(), net: nd})
 	return ev
 }
 

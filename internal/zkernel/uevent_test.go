@@ -1,6 +1,7 @@
 package zkernel
 
 import (
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -67,27 +68,33 @@ func TestUeventSequence(t *testing.T) {
 	}
 
 	// udevd broadcasts "add" with the final name, then the change, then
-	// the kernel's move.
-	uevs := sink.events()
+	// the kernel's move. Like udevd's workers, events of different devices
+	// may be broadcast in any order; those of one device keep theirs, so
+	// sorted by SEQNUM they are the kernel's sequence.
+	uevs := bySeqnum(sink.events())
 	wantUdev := strings.Replace(wantKernel, "add net "+grp+"/net/eth0", "add net "+grp+"/net/encf500", 1)
 	if got := summary(uevs); got != wantUdev {
 		t.Errorf("udev events:\n%s\nwant:\n%s", got, wantUdev)
 	}
-	if got := summary(k.UdevEvents()); got != wantUdev {
+	if got := summary(bySeqnum(k.UdevEvents())); got != wantUdev {
 		t.Errorf("UdevEvents() differs from the sink:\n%s", got)
 	}
 	checkProps(t, uevs[8], "INTERFACE=encf500", "IFINDEX=2", "ID_NET_DRIVER=qeth_l2", "SEQNUM=9",
 		"DEVPATH="+grp+"/net/encf500", "ID_NET_NAME=encf500", "ID_PATH=ccwgroup-0.0.f500")
 	checkProps(t, uevs[10], "ID_NET_DRIVER=qeth_l2", "DEVPATH_OLD="+grp+"/net/eth0", "SEQNUM=11")
-	var last uint64
-	for i, e := range uevs {
+	lastByDev := map[string]uint64{}
+	for i, e := range sink.events() {
 		if e.Props["USEC_INITIALIZED"] == "" {
 			t.Errorf("udev event %d lacks USEC_INITIALIZED", i)
 		}
-		if e.Seqnum <= last {
-			t.Errorf("udev event %d seqnum %d not increasing", i, e.Seqnum)
+		dev := e.DevPath
+		if j := strings.Index(dev, "/net/"); j >= 0 {
+			dev = dev[:j]
 		}
-		last = e.Seqnum
+		if e.Seqnum <= lastByDev[dev] {
+			t.Errorf("udev event %d seqnum %d not increasing for %s", i, e.Seqnum, dev)
+		}
+		lastByDev[dev] = e.Seqnum
 	}
 	if uevs[8].Props["USEC_INITIALIZED"] != uevs[10].Props["USEC_INITIALIZED"] {
 		t.Errorf("USEC_INITIALIZED changes for the same netdev")
@@ -233,4 +240,11 @@ func TestSynthUevent(t *testing.T) {
 	if got := mustRead(t, k, "sys/bus/ccwgroup/devices/0.0.f500/uevent"); got != "DEVTYPE=qeth_generic\nDRIVER=qeth\n" {
 		t.Errorf("group uevent file %q", got)
 	}
+}
+
+// bySeqnum returns the events sorted by SEQNUM.
+func bySeqnum(evs []Uevent) []Uevent {
+	out := append([]Uevent(nil), evs...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Seqnum < out[j].Seqnum })
+	return out
 }
