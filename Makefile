@@ -16,7 +16,8 @@ export GOFLAGS := -buildvcs=false
 
 # Debian packages. The halves add theirs in their .mk fragments.
 APT_PKGS := libudev-dev pkg-config gcc libc6-dev fuse3 iproute2 util-linux systemd file \
-            gcc-s390x-linux-gnu libc6-dev-s390x-cross libudev-dev:s390x
+            gcc-s390x-linux-gnu libc6-dev-s390x-cross libudev-dev:s390x \
+            genisoimage cloud-init
 BENCH_TARGETS := bench-agent
 -include builder/builder.mk
 

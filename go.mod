@@ -12,4 +12,4 @@ require (
 	golang.org/x/sys v0.49.0
 )
 
-require github.com/klauspost/compress v1.18.5 // indirect
+require github.com/klauspost/compress v1.18.5

@@ -85,3 +85,46 @@ func contains(l []string, s string) bool {
 	}
 	return false
 }
+
+func TestReaderRule(t *testing.T) {
+	rules := parse(t, "82-zguest-reader.rules")
+	// The event the reader raises, as the emulated kernel emits it.
+	ev := map[string]string{"ACTION": "change", "SUBSYSTEM": "ccw", "KERNEL": "0.0.000c", "ENV{EVENT}": "unsol_de"}
+	other := map[string]string{"ACTION": "change", "SUBSYSTEM": "ccw", "KERNEL": "0.0.000c", "ENV{EVENT}": ""}
+	matches := func(r rule, ev map[string]string) bool {
+		for k, v := range r.match {
+			key, neg := strings.CutSuffix(k, "!=")
+			if !neg {
+				key = strings.TrimSuffix(k, "==")
+			}
+			if (ev[key] == v) == neg {
+				return false
+			}
+		}
+		return true
+	}
+	var wants int
+	for _, r := range rules {
+		for _, a := range r.assign {
+			if strings.HasPrefix(a, "RUN") {
+				t.Errorf("no RUN+= programs: %s", a)
+			}
+			if a != "ENV{SYSTEMD_WANTS}+=zguest-reader.service" {
+				continue
+			}
+			wants++
+			if !contains(r.assign, "TAG+=systemd") {
+				t.Error("SYSTEMD_WANTS needs TAG+=\"systemd\"")
+			}
+			if !matches(r, ev) {
+				t.Errorf("rule %v does not match the unsol_de event", r.match)
+			}
+			if matches(r, other) {
+				t.Errorf("rule %v matches a change event without EVENT=unsol_de", r.match)
+			}
+		}
+	}
+	if wants != 1 {
+		t.Fatalf("%d rules start zguest-reader.service, want 1", wants)
+	}
+}

@@ -84,3 +84,23 @@ func TestSetmacTemplate(t *testing.T) {
 		}
 	}
 }
+
+func TestReaderUnit(t *testing.T) {
+	m := load(t, "zguest-reader.service")
+	for _, c := range []struct{ key, val string }{
+		{"Unit.DefaultDependencies", "no"},
+		{"Unit.After", "zguest-activate.service"},
+		{"Unit.After", "local-fs.target"},
+		{"Service.Type", "oneshot"},
+		{"Service.ExecStart", AgentPath},
+		{"Service.ExecStart", "reader"},
+	} {
+		if !has(m, c.key, c.val) {
+			t.Errorf("zguest-reader.service: %s lacks %s (has %v)", c.key, c.val, m[c.key])
+		}
+	}
+	// The host re-triggers it with systemctl start: it must not stay active.
+	if has(m, "Service.RemainAfterExit", "yes") {
+		t.Error("zguest-reader.service must not RemainAfterExit")
+	}
+}

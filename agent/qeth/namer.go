@@ -3,6 +3,7 @@ package qeth
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -36,6 +37,9 @@ type UdevNamer struct {
 	// Poll is the first interval of the sysfs fallback poll; it backs off
 	// to 50 ms, or to 250 ms while udev events wake the waiters.
 	Poll time.Duration
+
+	// Log, if set, gets a debug line saying how each name was decided.
+	Log *slog.Logger
 
 	hasEvents bool
 
@@ -109,10 +113,23 @@ func (n *UdevNamer) WaitName(ctx context.Context, id ccw.BusID) (string, error) 
 		ch := n.changed
 		n.mu.Unlock()
 		cur := IfName(n.FS, id)
+		var why string
 		switch {
+		case cur == "":
 		case ok && cur == announced:
-			return cur, nil
-		case cur != "" && (!n.UdevRunning || n.inUdevDB(id, cur)):
+			why = "udev event"
+		case !n.UdevRunning:
+			why = "no udevd running"
+		case n.inUdevDB(id, cur):
+			why = "udev database"
+		}
+		// The name must not have changed while the evidence was read: a
+		// rename between reading the name and reading udev's database
+		// would otherwise hand out a name the device no longer has.
+		if why != "" && IfName(n.FS, id) == cur {
+			if n.Log != nil {
+				n.Log.Debug("interface named", "busid", key, "ifname", cur, "by", why)
+			}
 			return cur, nil
 		}
 		t := time.NewTimer(poll)

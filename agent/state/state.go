@@ -37,6 +37,36 @@ type State struct {
 	NICs     []NIC      `json:"nics"`
 	Problems []string   `json:"problems,omitempty"` // problems in the NIC sources
 	Runs     []RunEntry `json:"runs"`
+	// Reader is what the z/VM reader runs did in this boot (nil elsewhere).
+	Reader *Reader `json:"reader,omitempty"`
+}
+
+// Reader outcomes of a file.
+const (
+	ReaderApplied = "applied" // received and used
+	ReaderLeft    = "left"    // left in the reader untouched
+	ReaderFailed  = "failed"  // see Reason
+)
+
+// Reader is the record of the z/VM reader processing.
+type Reader struct {
+	// ConfigDrive says how the kept config drive was presented.
+	ConfigDrive string       `json:"config_drive,omitempty"`
+	Files       []ReaderFile `json:"files"`
+	// Error is set when the reader could not be read at all.
+	Error string `json:"error,omitempty"`
+}
+
+// ReaderFile is one spool file's outcome.
+type ReaderFile struct {
+	SpoolID    int       `json:"spoolid"`
+	Origin     string    `json:"origin"`
+	Name       string    `json:"name"` // name.type
+	Class      string    `json:"class"`
+	Outcome    string    `json:"outcome"`
+	Reason     string    `json:"reason,omitempty"`
+	ExitStatus *int      `json:"exit_status,omitempty"`
+	At         time.Time `json:"at"`
 }
 
 // RunEntry records one invocation.
@@ -112,6 +142,16 @@ func Update(root string, fn func(*State)) error {
 	}
 	if len(s.Problems) > 0 {
 		s.OK = false
+	}
+	if s.Reader != nil {
+		if s.Reader.Error != "" {
+			s.OK = false
+		}
+		for _, f := range s.Reader.Files {
+			if f.Outcome == ReaderFailed {
+				s.OK = false
+			}
+		}
 	}
 	sort.Slice(s.NICs, func(i, j int) bool { return s.NICs[i].BusID < s.NICs[j].BusID })
 	b, err := json.MarshalIndent(s, "", "  ")

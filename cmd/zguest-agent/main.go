@@ -2,13 +2,19 @@
 // Z: at boot, before cloud-init, it brings every qeth NIC the host gave
 // the guest up in layer 2 with the right MAC.
 //
-//	zguest-agent [--root DIR] [--timeout D] activate [--nic-list FILE]...
+//	zguest-agent [--root DIR] [--timeout D] activate [--platform P] [--compat] [--nic-list FILE]...
+//	zguest-agent [--root DIR] [--timeout D] reader [--compat]
 //	zguest-agent [--root DIR] [--timeout D] setmac <bus-id|interface>
 //	zguest-agent [--root DIR] status [--json]
 //
-// Exit status: 0 every NIC is up with its MAC; 1 some NIC failed or a NIC
-// source had errors (see the journal or `zguest-agent status`); 2 bad
-// usage; 3 the agent itself could not run (state file, netlink).
+// On a z/VM guest, activate first processes the virtual reader (package
+// agent/zvm); reader does only that and then brings up the NICs again
+// (started by udev when a file arrives). On KVM there is nothing to do.
+//
+// Exit status: 0 every NIC is up with its MAC and every reader file was
+// handled; 1 some NIC or reader file failed or a NIC source had errors
+// (see the journal or `zguest-agent status`); 2 bad usage; 3 the agent
+// itself could not run (state file, netlink).
 package main
 
 import (
@@ -30,11 +36,13 @@ import (
 
 	"github.com/zguest/zguest/agent/activate"
 	"github.com/zguest/zguest/agent/link"
+	"github.com/zguest/zguest/agent/platform"
 	"github.com/zguest/zguest/agent/qeth"
 	"github.com/zguest/zguest/agent/report"
 	"github.com/zguest/zguest/agent/state"
 	"github.com/zguest/zguest/agent/sysfs"
 	"github.com/zguest/zguest/agent/udevmon"
+	"github.com/zguest/zguest/agent/zvm"
 )
 
 // Exit codes.
@@ -54,7 +62,10 @@ type internalError struct{ err error }
 func (e internalError) Error() string { return e.err.Error() }
 func (e internalError) Unwrap() error { return e.err }
 
-var errNICs = errors.New("not every NIC is up")
+var (
+	errNICs   = errors.New("not every NIC is up")
+	errReader = errors.New("not every z/VM reader file was processed")
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -72,7 +83,7 @@ func exitCode(err error, stderr io.Writer) int {
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "zguest-agent: %s\nRun 'zguest-agent -h' for usage.\n", ue.msg)
 		return exitUsage
-	case errors.Is(err, errNICs):
+	case errors.Is(err, errNICs), errors.Is(err, errReader):
 		return exitNICs
 	case errors.As(err, &ie):
 		fmt.Fprintf(stderr, "zguest-agent: %v\n", ie.err)
@@ -87,6 +98,8 @@ const usage = `Usage: zguest-agent [global options] <command> [options]
 Commands:
   activate            bring up every qeth NIC listed by the kernel command line
                       (DPM tokens, rd.znet) and the NIC list files (boot unit)
+  reader              process the z/VM reader (udev-started when a file
+                      arrives), then bring up the NICs
   setmac TARGET       bring up one NIC, named by a bus id of one of its
                       subchannels or by its interface (udev-started unit)
   status              print what the last runs did (from /run/zguest/state.json)
@@ -141,15 +154,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "status":
 		return status(absRoot, rest, stdout)
-	case "activate", "setmac":
+	case "activate", "setmac", "reader":
 	default:
-		return usageError{fmt.Sprintf("unknown command %q (want activate, setmac or status)", cmd)}
+		return usageError{fmt.Sprintf("unknown command %q (want activate, reader, setmac or status)", cmd)}
 	}
 	c := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	c.SetOutput(stderr)
 	var lists multiFlag
+	platformFlag := "auto"
+	var compat bool
 	if cmd == "activate" {
 		c.Var(&lists, "nic-list", "read this NIC list file too (repeatable)")
+		c.StringVar(&platformFlag, "platform", "auto", "zvm, dpm, kvm or auto (from /proc/sysinfo)")
+	}
+	if cmd == "activate" || cmd == "reader" {
+		c.BoolVar(&compat, "compat", false, "z/VM compatibility mode: run *.sh and *.doscript reader files (also on when /"+zvm.CompatFile+" exists)")
 	}
 	if err := c.Parse(rest); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -164,13 +183,46 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case cmd == "setmac":
 		target = c.Arg(0)
 	case c.NArg() != 0:
-		return usageError{fmt.Sprintf("activate takes no arguments, got %q", c.Args())}
+		return usageError{fmt.Sprintf("%s takes no arguments, got %q", cmd, c.Args())}
+	}
+	plat, err := platform.Parse(platformFlag)
+	if err != nil {
+		return usageError{"--platform: " + err.Error()}
 	}
 
 	log := report.Logger(stderr, lvl)
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	fsys := sysfs.Root{Dir: absRoot}
+	var zvmErr error
+	if cmd != "setmac" {
+		if cmd == "reader" {
+			plat = platform.ZVM
+		}
+		if plat == "" {
+			info, err := platform.Detect(fsys)
+			if err != nil {
+				log.Warn("cannot tell the platform; doing what is done in an LPAR (DPM)", "error", err)
+				plat = platform.DPM
+			} else {
+				plat = info.Platform
+				log.Info("platform detected", "platform", string(plat), "hypervisor", info.Hypervisor, "guest", info.GuestName)
+			}
+		}
+		switch plat {
+		case platform.KVM:
+			log.Info("KVM guest: virtio devices need no activation; nothing to do")
+			return nil
+		case platform.ZVM:
+			rep, err := zvm.Run(ctx, zvm.Options{Root: absRoot, FS: fsys, Compat: compat, DeviceWait: *devWait, Log: log, Replace: cmd == "activate"})
+			if err != nil {
+				return internalError{err}
+			}
+			if !rep.OK() {
+				zvmErr = errReader
+			}
+		}
+	}
 	links, err := link.New()
 	if err != nil {
 		return internalError{err}
@@ -182,11 +234,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		log.Debug("no udev monitor; following sysfs only", "error", err)
 		events = nil
 	}
+	namer := qeth.NewUdevNamer(ctx, fsys, udevRunning, events)
+	namer.Log = log
 	opts := activate.Options{
 		Root:       absRoot,
 		FS:         fsys,
 		Links:      links,
-		Namer:      qeth.NewUdevNamer(ctx, fsys, udevRunning, events),
+		Namer:      namer,
 		NICLists:   lists,
 		DeviceWait: *devWait,
 		Log:        log,
@@ -194,7 +248,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	start := time.Now()
 	var rep activate.Report
-	if cmd == "activate" {
+	if cmd == "activate" || cmd == "reader" {
 		st := report.NewStatus(0)
 		opts.Progress = st
 		rep, err = activate.Activate(ctx, opts)
@@ -208,9 +262,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return internalError{err}
 	}
 	if !rep.OK() {
-		return errNICs
+		return errors.Join(errNICs, zvmErr)
 	}
-	return nil
+	return zvmErr
 }
 
 // peakRSS is the agent's own high-water resident set size (VmHWM), in
@@ -274,6 +328,15 @@ func status(root string, args []string, stdout io.Writer) error {
 	tw.Flush()
 	for _, p := range s.Problems {
 		fmt.Fprintln(stdout, "problem:", p)
+	}
+	if r := s.Reader; r != nil {
+		fmt.Fprintf(stdout, "z/VM reader: config drive %s\n", dash(r.ConfigDrive))
+		if r.Error != "" {
+			fmt.Fprintln(stdout, "reader problem:", r.Error)
+		}
+		for _, f := range r.Files {
+			fmt.Fprintf(stdout, "  %04d %-8s %-17s %-7s %s\n", f.SpoolID, f.Origin, dash(f.Name), f.Outcome, f.Reason)
+		}
 	}
 	if !s.OK {
 		return errNICs

@@ -88,6 +88,7 @@ type Kernel struct {
 	udev     udevd
 	deferred []func()
 	closed   bool
+	unhook   func() // unregisters the spool arrival hook
 }
 
 // New validates the fixture and boots the kernel: devices that are not
@@ -136,6 +137,9 @@ func New(cfg Config) (*Kernel, error) {
 		}
 	}
 	k.udev.init()
+	if cfg.Spool != nil {
+		k.unhook = cfg.Spool.OnArrive(k.readerArrived)
+	}
 	return k, nil
 }
 
@@ -198,7 +202,7 @@ func (d *ccwDev) setupQeth() error {
 		return fmt.Errorf("VNIC is only possible for OSD and IQD, not %s", s.Kind)
 	}
 	if s.Ports < 0 || s.Ports > 16 {
-		return fmt.Errorf("Ports %d: want 0 (meaning 2) to 16", s.Ports)
+		return fmt.Errorf("fixture field Ports is %d: want 0 (meaning 2) to 16", s.Ports)
 	}
 	if s.HWMAC != "" {
 		mac, err := parseMAC(s.HWMAC)
@@ -314,6 +318,9 @@ func (k *Kernel) Close() error {
 		return nil
 	}
 	k.closed = true
+	if k.unhook != nil {
+		k.unhook()
+	}
 	for _, t := range k.timers {
 		t.Stop()
 	}

@@ -71,6 +71,8 @@ func main() {
 	n := flag.Int("nics", 12, "NICs per run")
 	runs := flag.Int("runs", 7, "runs of each tool (the median is printed)")
 	renameDelay := flag.Duration("rename-delay", 0, "emulated udev rename delay")
+	zvmOnly := flag.Bool("zvm", false, "run only the z/VM section (reader + config drive + NIC list)")
+	noZVM := flag.Bool("no-zvm", false, "skip the z/VM section")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "benchagent needs root (FUSE mounts and network namespaces): run it with sudo")
@@ -80,6 +82,22 @@ func main() {
 		fmt.Fprintf(os.Stderr, "benchagent: %v (run make build first)\n", err)
 		os.Exit(1)
 	}
+	if *zvmOnly {
+		if err := benchZVM(*agent, *n, *runs); err != nil {
+			fmt.Fprintf(os.Stderr, "benchagent: z/VM: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
+	defer func() {
+		if *noZVM {
+			return
+		}
+		if err := benchZVM(*agent, *n, *runs); err != nil {
+			fmt.Fprintf(os.Stderr, "benchagent: z/VM: %v\n", err)
+			os.Exit(1)
+		}
+	}()
 	var ours, theirs []sample
 	for i := 0; i < *runs; i++ {
 		for _, tool := range []string{"agent", "baseline"} {

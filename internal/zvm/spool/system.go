@@ -41,6 +41,8 @@ type System struct {
 	users    map[string]*user
 	files    map[int]*file
 	lastID   int
+	hooks    map[int]func(userID string, spoolID int)
+	hookSeq  int
 }
 
 type user struct {
@@ -235,6 +237,9 @@ func (s *System) place(u *user, q Queue, f *file) {
 	f.Queue = q
 	u.queues[q] = append(u.queues[q], f)
 	s.files[f.ID] = f
+	if q == QueueRDR {
+		s.arrived(u.id, f.ID)
+	}
 }
 
 func (f *file) snapshot() File {

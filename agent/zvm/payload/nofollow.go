@@ -1,0 +1,5 @@
+package payload
+
+import "syscall"
+
+const noFollow = syscall.O_NOFOLLOW
