@@ -185,6 +185,33 @@ func Activate(ctx context.Context, o Options) (Report, error) {
 	return rep, record(o, rep, started, true)
 }
 
+// Describe reports, on a platform without qeth NICs (KVM), what the NIC
+// sources list and what those devices really are, so that NIC tokens meant
+// for another platform are said, not silently ignored. It changes nothing.
+func Describe(o Options) ([]string, []nic.Problem, error) {
+	o.defaults()
+	nics, probs, err := Gather(o)
+	if err != nil {
+		return nil, probs, err
+	}
+	var lines []string
+	for _, n := range nics {
+		dir := qeth.CCWDir(n.Read)
+		what := fmt.Sprintf("%s is listed by %s", n.Read, strings.Join(n.Sources, ", "))
+		switch drv := sysfs.LinkBase(o.FS, dir+"/driver"); {
+		case !sysfs.Exists(o.FS, dir):
+			lines = append(lines, what+", but no such CCW device exists; nothing to do")
+		case drv == "qeth":
+			lines = append(lines, what+" and is a qeth device, which this platform should not have; run with --platform dpm or zvm to bring it up")
+		case drv == "":
+			lines = append(lines, what+" but no driver is bound to it: not a qeth NIC; nothing to do")
+		default:
+			lines = append(lines, fmt.Sprintf("%s, but it is a %s device, not a qeth NIC; nothing to do", what, drv))
+		}
+	}
+	return lines, probs, nil
+}
+
 // SetMAC brings up the one NIC that target names: a bus id of any of its
 // subchannels, or its interface name. A target that no source lists is
 // not an error: the udev rule starts this for every qeth interface.

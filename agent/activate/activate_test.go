@@ -340,3 +340,22 @@ func BenchmarkActivate12(b *testing.B) {
 	b.ReportMetric(float64(own.Microseconds())/float64(b.N)/1000, "engine-ms/op")
 	b.ReportMetric(float64(kernel.Microseconds())/float64(b.N)/1000, "kernel-ms/op")
 }
+
+func TestDescribeOnKVM(t *testing.T) {
+	m := boot(t, zkernel.Config{
+		Devices: []zkernel.Device{{BusID: "0.0.0001", Kind: zkernel.KindVirtioNet, ForcedLayer: -1}},
+		Cmdline: "console=ttysclp0 0001,1,0a0000000011;0004,0;",
+	})
+	lines, probs, err := activate.Describe(m.opts)
+	if err != nil || len(probs) != 0 {
+		t.Fatal(err, probs)
+	}
+	want := []string{"0.0.0001 is listed by /proc/cmdline token \"0001,1,0a0000000011;\" at offset 17, but it is a virtio_ccw device, not a qeth NIC; nothing to do",
+		"0.0.0004 is listed by /proc/cmdline token \"0004,0;\" at offset 37, but no such CCW device exists; nothing to do"}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s", strings.Join(lines, "\n"))
+	}
+	if g, ok := m.k.Group("0.0.0001"); ok {
+		t.Errorf("Describe must change nothing: %+v", g)
+	}
+}

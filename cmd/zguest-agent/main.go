@@ -211,6 +211,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		switch plat {
 		case platform.KVM:
+			lines, probs, err := activate.Describe(activate.Options{Root: absRoot, FS: fsys, NICLists: lists})
+			if err != nil {
+				return internalError{err}
+			}
+			for _, p := range probs {
+				log.Warn("NIC source: " + p.String())
+			}
+			for _, l := range lines {
+				log.Info("KVM guest: " + l)
+			}
 			log.Info("KVM guest: virtio devices need no activation; nothing to do")
 			return nil
 		case platform.ZVM:

@@ -509,4 +509,19 @@ func TestKVMNothingToDo(t *testing.T) {
 		t.Fatalf("exit %d", r.code)
 	}
 	t.Logf("KVM run took %s", time.Since(start))
+
+	// A KVM guest booted with DPM tokens (an image shared between
+	// platforms): the virtio NIC is said not to be qeth, nothing fails.
+	env = zkerneltest.Start(t, zkernel.Config{
+		Sysinfo: zkerneltest.KVMSysinfo,
+		Devices: []zkernel.Device{{BusID: "0.0.0001", Kind: zkernel.KindVirtioNet, ForcedLayer: -1}},
+		Cmdline: "console=ttysclp0 0001,1,0a0000000011;",
+	})
+	r = runAgent(t, env, "activate")
+	if r.code != 0 || !strings.Contains(r.stderr, "0.0.0001 is listed by /proc/cmdline") || !strings.Contains(r.stderr, "it is a virtio_ccw device, not a qeth NIC") {
+		t.Fatalf("exit %d", r.code)
+	}
+	if g, ok := env.Kernel.Group("0.0.0001"); ok {
+		t.Errorf("nothing may be grouped on KVM: %+v", g)
+	}
 }

@@ -25,6 +25,8 @@ const (
 	KindOSX    Kind = "OSX"
 	KindReader Kind = "READER"
 	KindOther  Kind = "OTHER"
+	// KindVirtioNet is a virtio-net-ccw device of a KVM guest.
+	KindVirtioNet Kind = "VIRTIO-NET"
 )
 
 // kindInfo is what sense-ID reports for a kind and which driver binds it.
@@ -53,6 +55,10 @@ func (k Kind) info() (kindInfo, bool) {
 		// guess: a z/VM virtual reader senses as CU 2540/00 without a
 		// device type (vmur_ids matches CU 2540 with dev type 0).
 		return kindInfo{0x2540, 0x00, 0x0000, 0x00, "vmur"}, true
+	case KindVirtioNet:
+		// Measured in a qemu-system-s390x guest (feasibility.md section C):
+		// cutype 3832/01, bound by virtio_ccw. guess: devtype 0000/00.
+		return kindInfo{0x3832, 0x01, 0x0000, 0x00, "virtio_ccw"}, true
 	case KindOther:
 		// guess: an ECKD DASD whose driver is not loaded.
 		return kindInfo{0x3990, 0xe9, 0x3390, 0x0c, ""}, true
