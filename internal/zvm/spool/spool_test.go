@@ -308,3 +308,26 @@ func TestConcurrentPunch(t *testing.T) {
 		t.Errorf("%d files", len(files))
 	}
 }
+
+func TestRemoveUser(t *testing.T) {
+	s := newSys(t, Options{})
+	if err := s.AddUser("GONE", LoggedOn); err != nil {
+		t.Fatal(err)
+	}
+	id, err := s.Punch("GONE", []byte("x"), "a", "b", 'X')
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveUser("gone"); err != nil {
+		t.Fatal(err)
+	}
+	if s.HasUser("GONE") {
+		t.Error("still in the directory")
+	}
+	if _, err := s.Get(s.HostID(), QueueRDR, id); err == nil {
+		t.Error("file survived")
+	}
+	if err := s.RemoveUser(s.HostID()); err == nil {
+		t.Error("host user removed")
+	}
+}

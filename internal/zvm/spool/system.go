@@ -254,3 +254,28 @@ func queueIndex(q Queue) (Queue, error) {
 	}
 	return q, nil
 }
+
+// RemoveUser deletes a directory entry and purges every spool file in its
+// queues, as deleting a user from the CP directory does. Files the user
+// originated in other users' queues stay.
+func (s *System) RemoveUser(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, err := s.user(id)
+	if err != nil {
+		return fmt.Errorf("remove user: %w", err)
+	}
+	if u.id == s.hostID {
+		return fmt.Errorf("remove user %s: the host user cannot be removed: %w", u.id, ErrInvalidUserID)
+	}
+	for q := range u.queues {
+		for _, f := range u.queues[q] {
+			delete(s.files, f.ID)
+		}
+	}
+	if u.punFile != nil {
+		delete(s.files, u.punFile.ID)
+	}
+	delete(s.users, u.id)
+	return nil
+}
