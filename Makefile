@@ -20,6 +20,7 @@ APT_PKGS := libudev-dev pkg-config gcc libc6-dev fuse3 iproute2 util-linux syste
             genisoimage cloud-init
 BENCH_TARGETS := bench-agent
 -include builder/builder.mk
+-include hostside/hostside.mk
 
 S390X_CGO_ENV := CGO_ENABLED=1 GOARCH=s390x CC=s390x-linux-gnu-gcc \
                  PKG_CONFIG_PATH=/usr/lib/s390x-linux-gnu/pkgconfig
@@ -68,7 +69,7 @@ lint: deps $(STATICCHECK) ## gofmt, go vet and staticcheck
 fuzz: deps ## run every fuzz target for FUZZTIME (default 10s) each
 	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
 	  for t in $$(grep -h '^func Fuzz' $$f/*_test.go | sed -E 's/func (Fuzz[A-Za-z0-9_]*).*/\1/'); do \
-	    echo "== $$f $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$f; done; done
+	    echo "== $$f $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1x $$f; done; done
 
 bench: deps build $(BENCH_TARGETS) ## benchmarks with ratios against the tools we replace
 

@@ -21,8 +21,24 @@ func TestSystemdVerify(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(root, AgentPath), []byte("#!/bin/sh\n"), 0o755); err != nil {
+	for _, exe := range []string{AgentPath, HostdPath} {
+		if err := os.WriteFile(filepath.Join(root, exe), []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// zguest-hostd is an ordinary service (default dependencies): give
+	// the scratch root systemd's own targets for them to resolve.
+	sysDir := filepath.Join(root, "usr/lib/systemd/system")
+	if err := os.MkdirAll(sysDir, 0o755); err != nil {
 		t.Fatal(err)
+	}
+	targets, _ := filepath.Glob("/usr/lib/systemd/system/*.target")
+	for _, tg := range targets {
+		if b, err := os.ReadFile(tg); err == nil {
+			if err := os.WriteFile(filepath.Join(sysDir, filepath.Base(tg)), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	units, _ := filepath.Glob("*.service")
 	var args []string
