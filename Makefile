@@ -79,7 +79,7 @@ bench-agent: build
 	@echo "== zguest-agent binary vs the bash equivalent of nova-dpm's tools, on the FUSE emulator"
 	$(GO) run ./internal/tools/benchagent -agent $(BIN)/zguest-agent
 
-demo: deps build ## run the agent against the emulated IBM Z kernel with a 12-NIC DPM command line
+demo: deps build ## the agent on an emulated 12-NIC DPM partition, then nova -> zguest-hostd -> simulated z/VM -> the agent
 	$(GO) run ./internal/tools/demo -agent $(BIN)/zguest-agent
 
 clean: ## remove build output (keeps the fixture cache)

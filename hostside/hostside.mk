@@ -6,3 +6,10 @@ BENCH_TARGETS += bench-hostd
 bench-hostd: ## REST layer overhead per call against the in-memory fake backend (ns/op, allocs/op)
 	@echo "== zguest-hostd REST layer on the fake backend (inproc: ServeHTTP; loopback: HTTP over TCP)"
 	$(GO) test -run '^$$' -bench BenchmarkREST -benchmem -benchtime 2000x ./hostside/api/
+
+BENCH_TARGETS += bench-hostd-zvm
+
+.PHONY: bench-hostd-zvm
+bench-hostd-zvm: build ## the built daemon on the in-process z/VM simulator: spawn latency, throughput, RSS, its share per call
+	@echo "== zguest-hostd binary on the z/VM simulator: nova's spawn for 1 and 50 concurrent guests"
+	$(GO) run ./internal/tools/benchhostd -hostd $(BIN)/zguest-hostd
