@@ -95,12 +95,24 @@ func newZVMBackend(ctx context.Context, env daemon.BackendEnv) (api.Backend, err
 	default:
 		return nil, fmt.Errorf("backend_options.cp.mode %q: want \"native\" or \"simulation\"", o.CP.Mode)
 	}
-	return zvm.New(zvm.Config{
-		SMAPI: client, CP: cp, Disks: disks,
+	var st zvm.Store
+	if env.Store != nil {
+		st = zvm.NewBoltStore(env.Store)
+	}
+	b, err := zvm.New(zvm.Config{
+		SMAPI: client, CP: cp, Disks: disks, Store: st,
 		ImageRepo: o.ImageRepository, DiskPool: o.DiskPool, Profile: o.UserProfile,
 		RootVdev: o.RootVdev, NICVdev: o.NICVdev, MaxCPU: o.MaxCPU, MaxMem: o.MaxMem,
 		SSHPort: o.SSHPort, Host: o.Host, Log: env.Logger,
 	})
+	if err != nil {
+		return nil, err
+	}
+	// Settle what a crash left half done before the daemon listens.
+	if err := b.Recover(ctx); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // readSecret reads a secret file that only its owner may read.

@@ -40,6 +40,10 @@ type Config struct {
 	// Host describes the z/VM system for GET /host.
 	Host api.HostInfo
 	Log  *slog.Logger
+
+	// crash, if set, is asked after each journal step whether to stop
+	// there as a crash would (tests only, see export_test.go).
+	crash func(kind, step string) bool
 }
 
 // Backend implements api.Backend for z/VM.

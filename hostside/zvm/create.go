@@ -2,6 +2,7 @@ package zvm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -136,8 +137,9 @@ func vdevAdd(v string, n int) (string, error) {
 }
 
 // CreateGuest implements api.Backend: Image_Create_DM with the records,
-// then Image_Disk_Create_DM for each disk (0100, 0101, ...). A failing
-// disk removes the directory entry again.
+// then Image_Disk_Create_DM for each disk (0100, 0101, ...), then the
+// record, each step journaled. A failing disk removes the directory
+// entry again.
 func (b *Backend) CreateGuest(ctx context.Context, g api.GuestSpec) ([]api.Disk, error) {
 	recs, err := b.DirectoryRecords(g)
 	if err != nil {
@@ -170,16 +172,33 @@ func (b *Backend) CreateGuest(ctx context.Context, g api.GuestSpec) ([]api.Disk,
 		d.Vdev, d.DiskPool = strings.ToUpper(vdev), pool
 		plans = append(plans, plan{d: d, rec: DiskRecord{Vdev: d.Vdev, Type: devType, Pool: group, Units: units}})
 	}
+	d := opData{Records: recs}
+	for _, p := range plans {
+		d.Disks = append(d.Disks, p.rec)
+	}
+	r, err := b.begin(ctx, "create", g.UserID, d)
+	if err != nil {
+		return nil, err
+	}
 	if err := b.c.SMAPI.ImageCreateDM(ctx, g.UserID, recs); err != nil {
-		if isCodes(err, 596, 3658) {
+		var se *smapi.Error
+		switch {
+		case isCodes(err, 596, 3658):
 			b.log.Warn("Image_Create_DM 596/3658 ignored, as the original does", "userid", g.UserID)
-		} else {
-			return nil, smapiErr("create guest "+g.UserID, err)
+		case errors.As(err, &se):
+			// SMAPI refused: no entry was made.
+			return nil, r.endAfter(ctx, smapiErr("create guest "+g.UserID, err))
+		default:
+			// The connection failed: the entry may have been made.
+			return nil, b.abortCreate(ctx, r, false, smapiErr("create guest "+g.UserID, err))
 		}
+	}
+	if err := r.step(ctx, stepEntry); err != nil {
+		return nil, err
 	}
 	guest := Guest{UserID: g.UserID}
 	var out []api.Disk
-	for _, p := range plans {
+	for i, p := range plans {
 		unit := smapi.UnitCylinders
 		if p.rec.Type == "9336" {
 			unit = smapi.UnitBlk512
@@ -189,25 +208,59 @@ func (b *Backend) CreateGuest(ctx context.Context, g api.GuestSpec) ([]api.Disk,
 			Unit: unit, Size: p.rec.Units, Mode: "MR", Format: smapi.FormatUnspecified,
 		})
 		if err != nil {
-			if derr := b.c.SMAPI.ImageDeleteDM(context.WithoutCancel(ctx), g.UserID); derr != nil && !isCodes(derr, 400, 4) {
-				b.log.Error("rollback of a half-created guest failed; delete it by hand", "userid", g.UserID, "err", derr)
-			}
-			return nil, smapiErr(fmt.Sprintf("create guest %s: minidisk %s in pool %s", g.UserID, p.rec.Vdev, p.rec.Pool), err)
+			return nil, b.abortCreate(ctx, r, true, smapiErr(fmt.Sprintf("create guest %s: minidisk %s in pool %s", g.UserID, p.rec.Vdev, p.rec.Pool), err))
 		}
 		guest.Disks = append(guest.Disks, p.rec)
 		out = append(out, p.d)
+		r.d.Made = i + 1
+		if err := r.step(ctx, stepDisk); err != nil {
+			return nil, err
+		}
 	}
 	if err := b.store.PutGuest(ctx, guest); err != nil {
-		return nil, internalErr(api.ModGuest, fmt.Errorf("guest %s created in the directory but not recorded: %w", g.UserID, err))
+		return nil, internalErr(api.ModGuest, fmt.Errorf("guest %s created in the directory but not recorded (the next start finishes it): %w", g.UserID, err))
+	}
+	if err := r.step(ctx, stepRecorded); err != nil {
+		return nil, err
 	}
 	b.log.Info("guest created", "userid", g.UserID, "disks", len(out))
-	return out, nil
+	return out, r.endAfter(ctx, nil)
 }
 
-// DeleteGuest implements api.Backend with the original's tolerances:
-// 400/4 (already gone), 596/6831 (logged on: force it off and retry),
-// 596/3543 and 596/2119.
+// abortCreate rolls back a failed create (undoCreate) and ends it; if
+// the rollback fails the operation stays pending for the next start.
+func (b *Backend) abortCreate(ctx context.Context, r *run, entryMade bool, err error) error {
+	if uerr := b.undoCreate(context.WithoutCancel(ctx), r.target, r.d, entryMade); uerr != nil {
+		b.log.Error("rollback of a half-created guest failed; the next start retries it", "userid", r.target, "err", uerr)
+		return err
+	}
+	return r.endAfter(ctx, err)
+}
+
+// DeleteGuest implements api.Backend (deleteEntry, then the record),
+// journaled: a delete interrupted by a crash is finished at the next
+// start.
 func (b *Backend) DeleteGuest(ctx context.Context, userid string) error {
+	r, err := b.begin(ctx, "delete", userid, opData{})
+	if err != nil {
+		return err
+	}
+	if err := b.deleteEntry(ctx, userid); err != nil {
+		return r.endAfter(ctx, err)
+	}
+	if err := r.step(ctx, stepDeleted); err != nil {
+		return err
+	}
+	if err := b.store.DeleteGuest(ctx, userid); err != nil {
+		return internalErr(api.ModGuest, fmt.Errorf("guest %s deleted from the directory but not from the store (the next start finishes it): %w", userid, err))
+	}
+	return r.endAfter(ctx, nil)
+}
+
+// deleteEntry deletes userid's directory entry with the original's
+// tolerances: 400/4 (already gone), 596/6831 (logged on: force it off
+// and retry), 596/3543 and 596/2119.
+func (b *Backend) deleteEntry(ctx context.Context, userid string) error {
 	err := b.c.SMAPI.ImageDeleteDM(ctx, userid)
 	if isCodes(err, 596, 6831) {
 		if derr := b.c.SMAPI.ImageDeactivate(ctx, userid, "IMMED"); derr != nil && !isCodes(derr, 200, 12) {
@@ -217,13 +270,9 @@ func (b *Backend) DeleteGuest(ctx context.Context, userid string) error {
 	}
 	switch {
 	case err == nil, isCodes(err, 400, 4), isCodes(err, 596, 3543), isCodes(err, 596, 2119):
-	default:
-		return smapiErr("delete guest "+userid, err)
+		return nil
 	}
-	if err := b.store.DeleteGuest(ctx, userid); err != nil {
-		return internalErr(api.ModGuest, fmt.Errorf("guest %s deleted from the directory but not from the store: %w", userid, err))
-	}
-	return nil
+	return smapiErr("delete guest "+userid, err)
 }
 
 // ConfigMinidisks implements api.Backend.

@@ -34,26 +34,44 @@ func (b *Backend) Deploy(ctx context.Context, userid string, d api.DeploySpec) e
 	if vdev == "" {
 		vdev = b.c.RootVdev
 	}
+	r, err := b.begin(ctx, "deploy", userid, opData{Image: im.Name})
+	if err != nil {
+		return err
+	}
+	// fail ends the operation unless a file may be left in the
+	// connector's reader: then Recover purges it at the next start.
+	fail := func(err error) error {
+		if errors.Is(err, errCrashed) || !r.clean() {
+			return err
+		}
+		return r.endAfter(ctx, err)
+	}
 	if !d.SkipDiskCopy {
 		if err := b.copyImage(ctx, userid, vdev, im); err != nil {
-			return guestOpErr(3, userid, fmt.Errorf("deploy image %s to %s: %w", im.Name, vdev, err))
+			return fail(guestOpErr(3, userid, fmt.Errorf("deploy image %s to %s: %w", im.Name, vdev, err)))
+		}
+		if err := r.step(ctx, stepImage); err != nil {
+			return err
 		}
 	}
 	if d.TransportFiles != "" {
-		if err := b.punchTransport(ctx, userid, d); err != nil {
-			return guestOpErr(3, userid, err)
+		if err := b.punchTransport(ctx, r, userid, d); err != nil {
+			return fail(guestOpErr(3, userid, err))
 		}
 	}
 	if len(g.NICs) > 0 {
-		if err := b.punchNICList(ctx, g); err != nil {
-			return err
+		if err := b.punchNICList(ctx, r, g); err != nil {
+			return fail(err)
 		}
 	}
 	g.OSVersion = im.OSVersion
 	if err := b.store.PutGuest(ctx, g); err != nil {
-		return internalErr(api.ModGuest, err)
+		return fail(internalErr(api.ModGuest, err))
 	}
-	return nil
+	if err := r.step(ctx, stepRecorded); err != nil {
+		return err
+	}
+	return r.endAfter(ctx, nil)
 }
 
 func (b *Backend) copyImage(ctx context.Context, userid, vdev string, im ImageRecord) error {
@@ -84,7 +102,7 @@ func (b *Backend) copyImage(ctx context.Context, userid, vdev string, im ImageRe
 // punchTransport fetches the transport file (cp, or scp -B -P from
 // remotehost) into a temporary directory and punches it class X under its
 // basename.
-func (b *Backend) punchTransport(ctx context.Context, userid string, d api.DeploySpec) error {
+func (b *Backend) punchTransport(ctx context.Context, r *run, userid string, d api.DeploySpec) error {
 	tmp, err := os.MkdirTemp("", "zguest-"+userid+"-")
 	if err != nil {
 		return err
@@ -106,7 +124,7 @@ func (b *Backend) punchTransport(ctx context.Context, userid string, d api.Deplo
 		return err
 	}
 	name, typ := spoolName(base)
-	if _, err := b.punchFile(ctx, userid, data, name, typ); err != nil {
+	if _, err := b.punchFile(ctx, r, userid, data, name, typ); err != nil {
 		return fmt.Errorf("punch %s: %w", base, err)
 	}
 	return nil

@@ -11,7 +11,34 @@
 // agent/niclist) at deploy when the guest has NICs and whenever network
 // interfaces are created.
 //
-// State (guests, their os_version and NICs, images) is kept behind the
-// Store interface; MemStore is an in-memory implementation until the
-// daemon's persistent store is wired in.
+// State (guests, their os_version and NICs, images) and a journal of
+// operations in progress are kept behind the Store interface: BoltStore
+// (over hostside/store, the daemon's crash-safe file) or MemStore (in
+// memory, for tests).
+//
+// # Crash safety
+//
+// Create, deploy, delete and every punch record their steps in the
+// journal before going on. Recover, which the daemon's factory calls
+// before listening, settles each pending operation, logs what it did and
+// ends it; what it cannot settle stays pending and fails the start. The
+// invariants: no directory entry without a record, no record without a
+// directory entry, no file left in the connector's own reader.
+//
+//   - create, begun (Image_Create_DM may have run): roll back; the entry
+//     is deleted only if it is the one planned (a guest defined before is
+//     left alone).
+//   - create, entry made or some disks made: roll back (Image_Delete_DM
+//     frees the disks; no record was written).
+//   - create, every disk made, or record written: finish (write the
+//     record if the entry is still there).
+//   - deploy or punch, any step: purge from the connector's reader each
+//     punched file not transferred, by its spool id, or by name and type
+//     when the crash came before the id was journaled. A deploy that had
+//     written its record is finished; any other is rolled back to
+//     "created" (the guest can be deployed again; a partly written root
+//     disk is overwritten then; files already transferred stay in the
+//     guest's reader).
+//   - delete, any step: finish (both halves are idempotent and the user
+//     asked for it).
 package zvm

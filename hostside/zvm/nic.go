@@ -143,7 +143,7 @@ func (b *Backend) CreateNetworkInterface(ctx context.Context, userid string, s a
 		net.NICVdev = n.Vdev
 		out = append(out, net)
 	}
-	if err := b.punchNICList(ctx, g); err != nil {
+	if err := b.punchNICList(ctx, nil, g); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -173,12 +173,14 @@ func NICList(g Guest) ([]byte, error) {
 	return niclist.Marshal(nics)
 }
 
-func (b *Backend) punchNICList(ctx context.Context, g Guest) error {
+// punchNICList punches g's NIC list, journaled in r (nil: its own
+// operation).
+func (b *Backend) punchNICList(ctx context.Context, r *run, g Guest) error {
 	data, err := NICList(g)
 	if err != nil {
 		return internalErr(api.ModNetwork, err)
 	}
-	if _, err := b.punchFile(ctx, g.UserID, data, "nics", "json"); err != nil {
+	if _, err := b.punchFile(ctx, r, g.UserID, data, "nics", "json"); err != nil {
 		return guestOpErr(3, g.UserID, fmt.Errorf("punch the NIC list: %w", err))
 	}
 	return nil

@@ -2,33 +2,140 @@ package zvm
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
 // punchFile sends data to userid's reader as the connector does (zvm.md
 // §2.5): punch to its own reader, CHANGE RDR id CLASS X, TRANSFER * RDR
-// id TO userid RDR; PURGE RDR id when either fails.
-func (b *Backend) punchFile(ctx context.Context, userid string, data []byte, name, typ string) (int, error) {
-	id, err := b.c.CP.Punch(ctx, data, name, typ)
+// id TO userid RDR; PURGE RDR id when either fails. Each step is
+// journaled in r, or in an operation of its own ("punch") when r is
+// nil, so that a file left in the connector's reader by a crash is
+// purged at the next start. A file whose fate is unknown (the punch or
+// the purge failed) keeps the operation pending until then.
+func (b *Backend) punchFile(ctx context.Context, r *run, userid string, data []byte, name, typ string) (id int, err error) {
+	if r == nil {
+		own, err := b.begin(ctx, "punch", userid, opData{})
+		if err != nil {
+			return 0, err
+		}
+		defer func() {
+			if !errors.Is(err, errCrashed) && own.clean() {
+				err = own.endAfter(ctx, err)
+			}
+		}()
+		r = own
+	}
+	i := len(r.d.Punches)
+	r.d.Punches = append(r.d.Punches, punchRec{Name: name, Type: typ})
+	if err := r.step(ctx, stepPunching); err != nil {
+		return 0, err
+	}
+	id, err = b.c.CP.Punch(ctx, data, name, typ)
 	if err != nil {
 		return 0, fmt.Errorf("punch %s.%s: %w", name, typ, err)
+	}
+	r.d.Punches[i].SpoolID = id
+	if err := r.step(ctx, stepPunched); err != nil {
+		return 0, err
 	}
 	for _, cmd := range []string{
 		fmt.Sprintf("CHANGE RDR %04d CLASS X", id),
 		fmt.Sprintf("TRANSFER * RDR %04d TO %s RDR", id, userid),
 	} {
-		r, err := b.c.CP.Exec(ctx, cmd)
-		if err == nil && r.RC != 0 {
-			err = fmt.Errorf("rc %d: %s", r.RC, strings.TrimSpace(r.Text))
+		resp, err := b.c.CP.Exec(ctx, cmd)
+		if err == nil && resp.RC != 0 {
+			err = fmt.Errorf("rc %d: %s", resp.RC, strings.TrimSpace(resp.Text))
 		}
 		if err != nil {
-			if p, perr := b.c.CP.Exec(context.WithoutCancel(ctx), fmt.Sprintf("PURGE RDR %04d", id)); perr != nil || p.RC != 0 {
-				b.log.Error("purge of a spool file in the connector's reader failed; purge it by hand", "spoolid", id, "rc", p.RC, "err", perr)
+			if perr := b.purgeOwn(context.WithoutCancel(ctx), id); perr != nil {
+				b.log.Error("purge of a spool file in the connector's reader failed; the next start purges it", "spoolid", id, "err", perr)
+			} else {
+				r.d.Punches[i].Purged = true
+				if serr := r.step(ctx, stepPurged); serr != nil {
+					return 0, serr
+				}
 			}
 			return 0, fmt.Errorf("punch %s.%s to %s: CP %s: %w", name, typ, userid, cmd, err)
 		}
 	}
+	r.d.Punches[i].Transferred = true
+	if err := r.step(ctx, stepTransferred); err != nil {
+		return 0, err
+	}
 	b.log.Info("file punched to the guest's reader", "userid", userid, "file", name+"."+typ, "spoolid", id, "bytes", len(data))
 	return id, nil
+}
+
+// purgeOwn purges spool file id from the connector's own reader.
+func (b *Backend) purgeOwn(ctx context.Context, id int) error {
+	p, err := b.c.CP.Exec(ctx, fmt.Sprintf("PURGE RDR %04d", id))
+	if err == nil && p.RC != 0 {
+		err = fmt.Errorf("rc %d: %s", p.RC, strings.TrimSpace(p.Text))
+	}
+	if err != nil {
+		return fmt.Errorf("CP PURGE RDR %04d: %w", id, err)
+	}
+	return nil
+}
+
+// rdrFile is one file of QUERY RDR * ALL.
+type rdrFile struct {
+	ID         int
+	Name, Type string
+}
+
+// ownReader lists the connector's own reader from QUERY RDR * ALL: spool
+// id in columns 9-12, name 53-62, type 63-71 (zvm.md §1.8).
+func (b *Backend) ownReader(ctx context.Context) ([]rdrFile, error) {
+	resp, err := b.c.CP.Exec(ctx, "QUERY RDR * ALL")
+	if err == nil && resp.RC != 0 {
+		err = fmt.Errorf("rc %d: %s", resp.RC, strings.TrimSpace(resp.Text))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("CP QUERY RDR * ALL: %w", err)
+	}
+	var out []rdrFile
+	for _, line := range strings.Split(resp.Text, "\n") {
+		if len(line) < 13 {
+			continue
+		}
+		id, err := strconv.Atoi(line[9:13])
+		if err != nil {
+			continue // header or NO RDR FILES
+		}
+		out = append(out, rdrFile{ID: id, Name: column(line, 53, 63), Type: column(line, 63, 72)})
+	}
+	return out, nil
+}
+
+func column(line string, from, to int) string {
+	if len(line) <= from {
+		return ""
+	}
+	return strings.TrimSpace(line[from:min(to, len(line))])
+}
+
+// purgeLeftover purges what a crash may have left of p in the
+// connector's reader: the file with p's spool id, or, the id unknown,
+// every file named like p. A file with p's id and another name is
+// someone else's (spool ids are reused) and stays.
+func (b *Backend) purgeLeftover(ctx context.Context, p punchRec) ([]int, error) {
+	files, err := b.ownReader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var purged []int
+	for _, f := range files {
+		if !strings.EqualFold(f.Name, p.Name) || !strings.EqualFold(f.Type, p.Type) || (p.SpoolID != 0 && f.ID != p.SpoolID) {
+			continue
+		}
+		if err := b.purgeOwn(ctx, f.ID); err != nil {
+			return purged, err
+		}
+		purged = append(purged, f.ID)
+	}
+	return purged, nil
 }

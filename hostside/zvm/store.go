@@ -43,9 +43,10 @@ type ImageRecord struct {
 	ImageFormat string // "raw", "xcat-ckd", "xcat-fba"
 }
 
-// Store keeps the backend's state. Implementations must be safe for
-// concurrent use.
+// Store keeps the backend's state and the journal of its operations in
+// progress. Implementations must be safe for concurrent use.
 type Store interface {
+	Journal
 	PutGuest(ctx context.Context, g Guest) error
 	Guest(ctx context.Context, userid string) (Guest, bool, error)
 	DeleteGuest(ctx context.Context, userid string) error
@@ -58,9 +59,10 @@ type Store interface {
 
 // MemStore is an in-memory Store.
 type MemStore struct {
-	mu     sync.Mutex
-	guests map[string]Guest
-	images map[string]ImageRecord
+	mu      sync.Mutex
+	guests  map[string]Guest
+	images  map[string]ImageRecord
+	journal memJournal
 }
 
 // NewMemStore returns an empty MemStore.

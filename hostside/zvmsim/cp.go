@@ -29,6 +29,7 @@ var (
 
 // Exec implements zvmcp.CP through the CP interpreter, as the host user.
 func (h *HostCP) Exec(_ context.Context, cmd string) (zvmcp.Response, error) {
+	h.s.cpLatency()
 	out, rc := h.s.cp.Exec(h.s.HostID(), cmd)
 	return zvmcp.Response{Text: string(out), RC: rc}, nil
 }
@@ -36,6 +37,7 @@ func (h *HostCP) Exec(_ context.Context, cmd string) (zvmcp.Response, error) {
 // Punch implements zvmcp.CP: the cards go to the host's own reader with
 // the punch's class (A), as vmur punch -r does.
 func (h *HostCP) Punch(_ context.Context, data []byte, name, typ string) (int, error) {
+	h.s.cpLatency()
 	host := h.s.HostID()
 	pun, err := h.s.spool.PunchDevice(host)
 	if err != nil {

@@ -10,6 +10,7 @@ type faults struct {
 	locked  map[string]int // target -> calls left to answer 400/12
 	fail    []failRule
 	latency time.Duration
+	cpDelay time.Duration
 }
 
 type failRule struct {
@@ -49,6 +50,22 @@ func (s *Sim) SetLatency(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults.latency = d
+}
+
+// SetCPLatency delays every CP command and punch of the connector's
+// guest (HostCP, in-process or through ServeCP) by d.
+func (s *Sim) SetCPLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.cpDelay = d
+}
+
+// cpLatency sleeps for the CP latency set with SetCPLatency.
+func (s *Sim) cpLatency() {
+	s.mu.Lock()
+	d := s.faults.cpDelay
+	s.mu.Unlock()
+	time.Sleep(d)
 }
 
 // takeDrop reports whether this connection is to be dropped.
