@@ -19,13 +19,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -33,12 +31,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/zguest/zguest/builder/configdrive"
 	"github.com/zguest/zguest/hostside/api/apitest"
 	"github.com/zguest/zguest/hostside/zvmsim"
+	"github.com/zguest/zguest/internal/tools/hostdproc"
 )
 
 // Targets from the issue.
@@ -151,12 +149,12 @@ func run(hostd string, serial, conc, rounds, imageSize int, latency time.Duratio
 	cpSrv := sim.ServeCP(timedListener{ln, &clk.cp})
 	defer cpSrv.Close()
 
-	d, err := startDaemon(ctx, hostd, dir, smapiSrv.Addr(), cpSrv.Addr(), conc)
+	d, err := hostdproc.Start(ctx, hostdproc.Options{Binary: hostd, Dir: dir, SMAPIAddr: smapiSrv.Addr(), CPAddr: cpSrv.Addr(), MaxDeploys: conc})
 	if err != nil {
 		return err
 	}
-	defer d.stop()
-	rss := watchRSS(d.cmd.Process.Pid)
+	defer d.Stop()
+	rss := watchRSS(d.Cmd.Process.Pid)
 	defer rss.stop()
 
 	img := filepath.Join(dir, "image.raw")
@@ -167,9 +165,9 @@ func run(hostd string, serial, conc, rounds, imageSize int, latency time.Duratio
 	if err := buildConfigDrive(iso); err != nil {
 		return err
 	}
-	r, err := d.cl.ImageImport(ctx, "bench", "file://"+img, map[string]any{"os_version": "ubuntu22.04"}, "")
+	r, err := d.Client.ImageImport(ctx, "bench", "file://"+img, map[string]any{"os_version": "ubuntu22.04"}, "")
 	if err = check(r, err); err != nil {
-		return fmt.Errorf("image import: %w%s", err, d.logTail())
+		return fmt.Errorf("image import: %w%s", err, d.LogTail())
 	}
 	fi, err := os.Stat(iso)
 	if err != nil {
@@ -177,27 +175,27 @@ func run(hostd string, serial, conc, rounds, imageSize int, latency time.Duratio
 	}
 
 	fmt.Printf("zguest-hostd %s (pid %d) on the z/VM simulator in this process (SMAPI and CP over loopback; sim latency %v)\n",
-		hostd, d.cmd.Process.Pid, latency)
+		hostd, d.Cmd.Process.Pid, latency)
 	fmt.Printf("one guest = nova's spawn: create (10m root disk) + deploy (%s raw image, %s config drive) + network interface (2 NICs) + start\n\n",
 		size(int64(imageSize)), size(fi.Size()))
 
-	sp := &spawner{cl: d.cl, iso: iso, clk: &clk}
+	sp := &spawner{cl: d.Client, iso: iso, clk: &clk}
 	one, err := sp.phase(ctx, "S", serial, 1)
 	if err != nil {
-		return fmt.Errorf("1 at a time: %w%s", err, d.logTail())
+		return fmt.Errorf("1 at a time: %w%s", err, d.LogTail())
 	}
 	hwm1 := rss.hwm()
-	cpu0, cpuErr := procCPU(d.cmd.Process.Pid)
+	cpu0, cpuErr := procCPU(d.Cmd.Process.Pid)
 	many := &result{}
 	for i := range rounds {
 		res, err := sp.phase(ctx, fmt.Sprintf("C%d", i), conc, conc)
 		if err != nil {
-			return fmt.Errorf("%d at once: %w%s", conc, err, d.logTail())
+			return fmt.Errorf("%d at once: %w%s", conc, err, d.LogTail())
 		}
 		many.add(res)
 	}
 	hwm := rss.hwm()
-	cpu1, err := procCPU(d.cmd.Process.Pid)
+	cpu1, err := procCPU(d.Cmd.Process.Pid)
 	cpuErr = errors.Join(cpuErr, err)
 
 	fmt.Println("spawn latency and throughput")
@@ -392,93 +390,6 @@ func buildConfigDrive(path string) error {
 		return fmt.Errorf("config drive: %w", err)
 	}
 	return nil
-}
-
-// daemon is a running zguest-hostd process.
-type daemon struct {
-	cmd     *exec.Cmd
-	cl      *apitest.Client
-	logPath string
-	done    chan error
-}
-
-// startDaemon starts hostd on the z/VM backend in simulation, with a
-// deploy limit of maxDeploys, and waits until it answers GET /.
-func startDaemon(ctx context.Context, hostd, dir, smapiAddr, cpAddr string, maxDeploys int) (*daemon, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("free port: %w", err)
-	}
-	listen := l.Addr().String()
-	l.Close()
-	cfg := map[string]any{
-		"listen": listen, "state_dir": filepath.Join(dir, "state"), "backend": "zvm",
-		"max_concurrent_deploy_capture": maxDeploys,
-		"backend_options": map[string]any{
-			"smapi":            map[string]any{"address": smapiAddr},
-			"cp":               map[string]any{"mode": "simulation", "address": cpAddr},
-			"image_repository": filepath.Join(dir, "images"),
-			"disk_pool":        "ECKD:POOL1",
-		},
-	}
-	b, err := json.Marshal(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("daemon config: %w", err)
-	}
-	cfgPath := filepath.Join(dir, "hostd.json")
-	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
-		return nil, fmt.Errorf("daemon config: %w", err)
-	}
-	logPath := filepath.Join(dir, "hostd.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, fmt.Errorf("daemon log: %w", err)
-	}
-	defer logf.Close()
-	cmd := exec.Command(hostd, "--config", cfgPath)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", hostd, err)
-	}
-	d := &daemon{cmd: cmd, cl: &apitest.Client{Base: "http://" + listen}, logPath: logPath, done: make(chan error, 1)}
-	go func() { d.done <- cmd.Wait() }()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if _, err = d.cl.Version(ctx); err == nil {
-			return d, nil
-		}
-		select {
-		case werr := <-d.done:
-			d.done <- werr
-			return nil, fmt.Errorf("zguest-hostd exited: %v%s", werr, d.logTail())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			d.stop()
-			return nil, fmt.Errorf("zguest-hostd does not answer: %w%s", err, d.logTail())
-		}
-	}
-}
-
-// stop sends SIGTERM and waits (SIGKILL after 10 s).
-func (d *daemon) stop() {
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-d.done:
-		d.done <- err
-	case <-time.After(10 * time.Second):
-		d.cmd.Process.Kill()
-	}
-}
-
-// logTail returns the daemon's last log lines, for error messages.
-func (d *daemon) logTail() string {
-	b, _ := os.ReadFile(d.logPath)
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) > 15 {
-		lines = lines[len(lines)-15:]
-	}
-	return "\nzguest-hostd's log:\n  " + strings.Join(lines, "\n  ")
 }
 
 // rssWatch samples a process's VmRSS every 10 ms.

@@ -11,15 +11,13 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/zguest/zguest/builder/configdrive"
-	"github.com/zguest/zguest/hostside/api/apitest"
 	"github.com/zguest/zguest/hostside/zvmsim"
+	"github.com/zguest/zguest/internal/tools/hostdproc"
 	"github.com/zguest/zguest/internal/zkernel"
 	"github.com/zguest/zguest/internal/zkernel/zkerneltest"
 	"github.com/zguest/zguest/internal/zvm/spool"
@@ -76,12 +74,13 @@ func runZVM(agent, hostd string) error {
 	fmt.Printf("z/VM simulator (in this process): SMAPI on %s, CP and spool on %s, connector userid %s\n",
 		smapiSrv.Addr(), cpSrv.Addr(), sim.HostID())
 
-	d, err := startDaemon(ctx, hostd, dir, smapiSrv.Addr(), cpSrv.Addr())
+	d, err := hostdproc.Start(ctx, hostdproc.Options{Binary: hostd, Dir: dir, SMAPIAddr: smapiSrv.Addr(), CPAddr: cpSrv.Addr()})
 	if err != nil {
 		return err
 	}
-	defer d.stop()
-	fmt.Printf("zguest-hostd (pid %d) serving the cloud connector REST API on %s, log in %s\n\n", d.cmd.Process.Pid, d.cl.Base, d.logPath)
+	defer d.Stop()
+	fmt.Printf("zguest-hostd --config %s:\n%s\n", d.ConfigPath, indent(string(d.Config), "  "))
+	fmt.Printf("zguest-hostd (pid %d) serving the cloud connector REST API on %s, log in %s\n\n", d.Cmd.Process.Pid, d.Client.Base, d.LogPath())
 
 	// What nova has at hand before spawning: an image from glance and a
 	// config drive it built for the instance.
@@ -121,13 +120,13 @@ func runZVM(agent, hostd string) error {
 	}
 	for _, c := range calls {
 		fmt.Printf("  -> %s %s%s\n", c.method, c.path, compactJSON(c.body))
-		r, err := d.cl.Call(ctx, c.method, c.path, c.body)
+		r, err := d.Client.Call(ctx, c.method, c.path, c.body)
 		if err != nil {
-			return fmt.Errorf("%s %s: %w%s", c.method, c.path, err, d.logTail())
+			return fmt.Errorf("%s %s: %w%s", c.method, c.path, err, d.LogTail())
 		}
 		fmt.Printf("  <- HTTP %d %s\n", r.Status, envelope(r.Raw))
 		if r.Status != c.okStatus {
-			return fmt.Errorf("%s %s: %s%s", c.method, c.path, r.Err(), d.logTail())
+			return fmt.Errorf("%s %s: %s%s", c.method, c.path, r.Err(), d.LogTail())
 		}
 	}
 
@@ -224,111 +223,6 @@ func buildConfigDrive(path string) error {
 		return fmt.Errorf("config drive: %w", err)
 	}
 	return nil
-}
-
-// daemon is a running zguest-hostd process.
-type daemon struct {
-	cmd     *exec.Cmd
-	cl      *apitest.Client
-	logPath string
-	done    chan error
-}
-
-// startDaemon writes a configuration for the z/VM backend in simulation
-// and starts hostd with it, waiting until it answers GET /.
-func startDaemon(ctx context.Context, hostd, dir, smapiAddr, cpAddr string) (*daemon, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	// A struct keeps the keys in the order a reader expects.
-	type addr struct {
-		Mode    string `json:"mode,omitempty"`
-		Address string `json:"address"`
-	}
-	var cfg struct {
-		Listen   string `json:"listen"`
-		StateDir string `json:"state_dir"`
-		Backend  string `json:"backend"`
-		Options  struct {
-			SMAPI     addr   `json:"smapi"`
-			CP        addr   `json:"cp"`
-			ImageRepo string `json:"image_repository"`
-			DiskPool  string `json:"disk_pool"`
-		} `json:"backend_options"`
-	}
-	cfg.Listen, cfg.StateDir, cfg.Backend = fmt.Sprintf("127.0.0.1:%d", port), filepath.Join(dir, "state"), "zvm"
-	cfg.Options.SMAPI = addr{Address: smapiAddr}
-	cfg.Options.CP = addr{Mode: "simulation", Address: cpAddr}
-	cfg.Options.ImageRepo, cfg.Options.DiskPool = filepath.Join(dir, "images"), "ECKD:POOL1"
-	b, err := json.MarshalIndent(cfg, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("daemon config: %w", err)
-	}
-	cfgPath := filepath.Join(dir, "hostd.json")
-	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
-		return nil, fmt.Errorf("daemon config: %w", err)
-	}
-	fmt.Printf("zguest-hostd --config %s:\n%s\n", cfgPath, indent(string(b), "  "))
-	logPath := filepath.Join(dir, "hostd.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, fmt.Errorf("daemon log: %w", err)
-	}
-	defer logf.Close()
-	cmd := exec.Command(hostd, "--config", cfgPath)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", hostd, err)
-	}
-	d := &daemon{cmd: cmd, cl: &apitest.Client{Base: fmt.Sprintf("http://127.0.0.1:%d", port)}, logPath: logPath, done: make(chan error, 1)}
-	go func() { d.done <- cmd.Wait() }()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if _, err = d.cl.Version(ctx); err == nil {
-			return d, nil
-		}
-		select {
-		case werr := <-d.done:
-			d.done <- werr
-			return nil, fmt.Errorf("zguest-hostd exited: %v%s", werr, d.logTail())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			d.stop()
-			return nil, fmt.Errorf("zguest-hostd does not answer: %w%s", err, d.logTail())
-		}
-	}
-}
-
-// stop sends SIGTERM and waits (SIGKILL after 10 s).
-func (d *daemon) stop() {
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-d.done:
-		d.done <- err
-	case <-time.After(10 * time.Second):
-		d.cmd.Process.Kill()
-	}
-}
-
-// logTail returns the daemon's last log lines, for error messages.
-func (d *daemon) logTail() string {
-	b, _ := os.ReadFile(d.logPath)
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) > 15 {
-		lines = lines[len(lines)-15:]
-	}
-	return "\nzguest-hostd's log:\n" + indent(strings.Join(lines, "\n"), "  ")
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // compactJSON shows a request body on one line after a space ("" for
