@@ -14,3 +14,5 @@ require (
 )
 
 require github.com/klauspost/compress v1.18.5
+
+require gopkg.in/yaml.v3 v3.0.1 // indirect
