@@ -73,9 +73,16 @@ func ParseSpoolID(text string) (int, error) {
 	return strconv.Atoi(m[1])
 }
 
+// RCSpoolIDLimit is CP's return code when the target's reader has
+// reached its spool file id limit (HCP439E); CLOSE then leaves the file
+// in the sender's punch queue.
+const RCSpoolIDLimit = 439
+
 // Punch implements CP as vmur punch -r does: CLOSE D, check the punch is
 // not spooled CONT, write the cards, CLOSE D TO * RDR NAME n t; on
-// failure CLOSE D PURGE.
+// failure CLOSE D PURGE, and on rc 439 (the file was closed into the
+// connector's punch queue instead) PURGE * PUN id, so nothing is left
+// behind.
 func (n *Native) Punch(_ context.Context, data []byte, name, typ string) (id int, err error) {
 	if len(data) == 0 {
 		return 0, errors.New("punch: empty file (vmur: no spool file created)")
@@ -115,6 +122,13 @@ func (n *Native) Punch(_ context.Context, data []byte, name, typ string) (id int
 	}
 	r, err := n.must(cmd)
 	if err != nil {
+		if r.RC == RCSpoolIDLimit {
+			if pid, perr := ParseSpoolID(r.Text); perr == nil {
+				if _, perr := n.must(fmt.Sprintf("PURGE * PUN %04d", pid)); perr != nil {
+					err = errors.Join(err, perr)
+				}
+			}
+		}
 		return 0, fmt.Errorf("punch %s.%s: %w", name, typ, err)
 	}
 	return ParseSpoolID(r.Text)

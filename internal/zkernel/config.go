@@ -16,14 +16,15 @@ type Kind string
 
 // Device kinds. OSD, IQD, OSM and OSX are qeth devices (OSA-Express QDIO,
 // HiperSockets, OSA for the management and for the intraensemble network);
-// READER is a z/VM virtual card reader (vmur); OTHER is any other device
-// (no driver binds it).
+// READER and PUNCH are a z/VM virtual card reader and card punch (both
+// bound by vmur); OTHER is any other device (no driver binds it).
 const (
 	KindOSD    Kind = "OSD"
 	KindIQD    Kind = "IQD"
 	KindOSM    Kind = "OSM"
 	KindOSX    Kind = "OSX"
 	KindReader Kind = "READER"
+	KindPunch  Kind = "PUNCH"
 	KindOther  Kind = "OTHER"
 	// KindVirtioNet is a virtio-net-ccw device of a KVM guest.
 	KindVirtioNet Kind = "VIRTIO-NET"
@@ -51,9 +52,10 @@ func (k Kind) info() (kindInfo, bool) {
 		return kindInfo{0x1731, 0x02, 0x1732, 0x03, "qeth"}, true
 	case KindOSX:
 		return kindInfo{0x1731, 0x02, 0x1732, 0x02, "qeth"}, true
-	case KindReader:
-		// guess: a z/VM virtual reader senses as CU 2540/00 without a
-		// device type (vmur_ids matches CU 2540 with dev type 0).
+	case KindReader, KindPunch:
+		// guess: a z/VM virtual reader or punch senses as CU 2540/00
+		// without a device type (vmur_ids matches CU 2540 with dev type 0;
+		// DIAG 210 tells the driver which of the two it is).
 		return kindInfo{0x2540, 0x00, 0x0000, 0x00, "vmur"}, true
 	case KindVirtioNet:
 		// Measured in a qemu-system-s390x guest (feasibility.md section C):

@@ -51,6 +51,7 @@ func (k *Kernel) Group(busID string) (GroupState, bool) {
 // DeviceState is a snapshot of one CCW device for tests.
 type DeviceState struct {
 	BusID      string
+	Kind       Kind
 	Registered bool
 	Ignored    bool // on cio_ignore now
 	Pending    bool // freed, registration pending
@@ -73,7 +74,7 @@ func (k *Kernel) Device(busID string) (DeviceState, bool) {
 		return DeviceState{}, false
 	}
 	st := DeviceState{
-		BusID: d.id.String(), Registered: d.registered, Ignored: k.bl.has(d.id),
+		BusID: d.id.String(), Kind: d.spec.Kind, Registered: d.registered, Ignored: k.bl.has(d.id),
 		Pending: k.pending[d.id], Driver: d.driver, Online: d.online,
 	}
 	if d.group != nil {

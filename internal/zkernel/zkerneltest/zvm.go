@@ -64,6 +64,13 @@ func ZVMConfig(userID string, devs ...zkernel.Device) zkernel.Config {
 	}
 }
 
+// ZVMPunch is a z/VM guest's virtual punch 0.0.000d (offline, as at
+// boot), for ZVMConfig's devs; devfs serves /dev/vmpun-0.0.000d while it
+// is online.
+func ZVMPunch() zkernel.Device {
+	return zkernel.Device{BusID: "0.0.000d", Kind: zkernel.KindPunch, ForcedLayer: -1}
+}
+
 // SendToReader does what the cloud connector does to hand a file to a
 // guest: punch it into the host's own reader (vmur punch -r), CHANGE it
 // to class X and TRANSFER it to the guest's reader. It returns the spool

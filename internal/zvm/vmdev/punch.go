@@ -1,8 +1,10 @@
 package vmdev
 
 import (
+	"context"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/zguest/zguest/internal/zvm/spool"
 )
@@ -23,17 +25,28 @@ func NewPunchDevice(sys *spool.System, userID string) *PunchDevice {
 }
 
 // Open opens the punch with open(2) flags: O_WRONLY only (EACCES), one
-// opener at a time (EBUSY).
-// guess: a blocking open of a busy punch also fails with EBUSY here, where
-// the driver would wait.
-func (d *PunchDevice) Open(flags int) (*PunchHandle, error) {
+// opener at a time. A busy device gives EBUSY with O_NONBLOCK and
+// otherwise waits until it is free or ctx ends (EINTR), as the driver's
+// ur_open does.
+func (d *PunchDevice) Open(ctx context.Context, flags int) (*PunchHandle, error) {
 	if flags&syscall.O_ACCMODE != syscall.O_WRONLY {
 		return nil, syscall.EACCES
 	}
-	if err := d.sys.AcquirePunch(d.user); err != nil {
-		return nil, errno(err)
+	for {
+		err := d.sys.AcquirePunch(d.user)
+		if err == nil {
+			return &PunchHandle{dev: d}, nil
+		}
+		e := errno(err)
+		if e != syscall.EBUSY || flags&syscall.O_NONBLOCK != 0 {
+			return nil, e
+		}
+		select {
+		case <-ctx.Done():
+			return nil, syscall.EINTR
+		case <-time.After(openPoll):
+		}
 	}
-	return &PunchHandle{dev: d}, nil
 }
 
 // PunchHandle is an open punch device node.

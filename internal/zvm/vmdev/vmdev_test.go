@@ -65,7 +65,7 @@ func punch(t *testing.T, sys *spool.System, c *cp.CP, user string, data []byte, 
 	if resp, _ := vmcp(t, c, user, "QUERY VIRTUAL D"); resp[15:21] == "  CONT" {
 		t.Fatal("spooled CONT")
 	}
-	h, err := NewPunchDevice(sys, user).Open(syscall.O_WRONLY | syscall.O_NONBLOCK)
+	h, err := NewPunchDevice(sys, user).Open(context.Background(), syscall.O_WRONLY|syscall.O_NONBLOCK)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,16 +387,32 @@ func TestVMCPSession(t *testing.T) {
 func TestPunchWriteRules(t *testing.T) {
 	sys, _ := setup(t)
 	dev := NewPunchDevice(sys, "LINUX01")
-	if _, err := dev.Open(syscall.O_RDONLY); err != syscall.EACCES {
+	ctx := context.Background()
+	if _, err := dev.Open(ctx, syscall.O_RDONLY); err != syscall.EACCES {
 		t.Errorf("O_RDONLY: %v", err)
 	}
-	h, err := dev.Open(syscall.O_WRONLY)
+	h, err := dev.Open(ctx, syscall.O_WRONLY)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dev.Open(syscall.O_WRONLY | syscall.O_NONBLOCK); err != syscall.EBUSY {
+	if _, err := dev.Open(ctx, syscall.O_WRONLY|syscall.O_NONBLOCK); err != syscall.EBUSY {
 		t.Errorf("second open: %v", err)
 	}
+	// A blocking open of the busy punch waits: until ctx ends (EINTR) or
+	// the holder closes.
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	if _, err := dev.Open(short, syscall.O_WRONLY); err != syscall.EINTR {
+		t.Errorf("blocking open of a busy punch: %v", err)
+	}
+	cancel()
+	waited := make(chan error, 1)
+	go func() {
+		h2, err := dev.Open(ctx, syscall.O_WRONLY)
+		if err == nil {
+			err = h2.Close()
+		}
+		waited <- err
+	}()
 	if n, err := h.Write(nil); n != 0 || err != nil {
 		t.Errorf("empty write: %d %v", n, err)
 	}
@@ -414,6 +430,9 @@ func TestPunchWriteRules(t *testing.T) {
 		t.Errorf("full spool: %v", err)
 	}
 	_ = h.Close()
+	if err := <-waited; err != nil {
+		t.Errorf("blocking open after close: %v", err)
+	}
 }
 
 // FuzzReaderReadAt: reading the page stream at any offset and length
