@@ -18,6 +18,7 @@ const (
 	RCImageDef      = 400 // 400/4 not found, 400/8 exists, 400/12 locked
 	RCDeviceDef     = 404 // 404/4 device already defined, 404/8 not defined
 	RCDiskDef       = 408 // 408/4 disk exists, 408/8 not defined, 408/24 not enough space
+	RCNetwork       = 212 // 212/40 vswitch not found, 212/32 NIC not coupled (directory)
 	RCProfile       = 436 // 436/4 profile included not found
 	RCDirMgr        = 596 // DirMaint failure; rs is DirMaint's rc
 	RSNotFound      = 4
@@ -78,6 +79,14 @@ func Describe(rc, rs int) string {
 		return "image not active"
 	case [2]int{204, 8}, [2]int{404, 8}:
 		return "image device not defined"
+	case [2]int{204, 20}:
+		return "image device already connected"
+	case [2]int{204, 48}:
+		return "image device not connected"
+	case [2]int{212, 32}:
+		return "image device not coupled in the directory"
+	case [2]int{212, 40}:
+		return "virtual switch not found"
 	case [2]int{404, 4}:
 		return "image device already defined"
 	case [2]int{400, 4}:
@@ -99,6 +108,9 @@ func Describe(rc, rs int) string {
 	case 24:
 		return fmt.Sprintf("syntax error in function parameter %d", rs/100)
 	case 396:
+		if rs == 6011 {
+			return "CP: not authorized to couple to the virtual switch (HCP6011E)"
+		}
 		return "internal system error"
 	case 596:
 		return fmt.Sprintf("directory manager (DirMaint) failure, DirMaint rc %d", rs)

@@ -164,3 +164,64 @@ func (c *Client) ImageConsoleGet(ctx context.Context, target string) ([]byte, er
 	resp, err := c.Call(ctx, FnImageConsoleGet, target, nil)
 	return resp.Data, err
 }
+
+// Vswitch and NIC coupling functions.
+const (
+	FnVNAConnectVswitchDM = "Virtual_Network_Adapter_Connect_Vswitch_DM"
+	FnVNAConnectVswitch   = "Virtual_Network_Adapter_Connect_Vswitch"
+	FnVNADisconnectDM     = "Virtual_Network_Adapter_Disconnect_DM"
+	FnVNADisconnect       = "Virtual_Network_Adapter_Disconnect"
+	FnVswitchSetExtended  = "Virtual_Network_Vswitch_Set_Extended"
+)
+
+// VNAConnectVswitchDM couples the NIC at vdev to vswitch in target's
+// directory entry (the NICDEF gains LAN SYSTEM <vswitch>). Parameters
+// as zthin's vmapiVirtualNetworkAdapterConnectVswitchDm.c: image device
+// number, switch name, both length-prefixed.
+func (c *Client) VNAConnectVswitchDM(ctx context.Context, target, vdev, vswitch string) error {
+	var p Params
+	p.String(vdev).String(vswitch)
+	_, err := c.Call(ctx, FnVNAConnectVswitchDM, target, p.Bytes())
+	return err
+}
+
+// VNAConnectVswitch couples the NIC at vdev to vswitch on the running
+// target (CP COUPLE). Same layout as VNAConnectVswitchDM.
+// guess: the layout is taken to be the _DM one (zthin's
+// vmapiVirtualNetworkAdapterConnectVswitch.c was not read).
+func (c *Client) VNAConnectVswitch(ctx context.Context, target, vdev, vswitch string) error {
+	var p Params
+	p.String(vdev).String(vswitch)
+	_, err := c.Call(ctx, FnVNAConnectVswitch, target, p.Bytes())
+	return err
+}
+
+// VNADisconnectDM removes the LAN coupling of the NIC at vdev from
+// target's directory entry (zthin vmapiVirtualNetworkAdapterDisconnectDm.c:
+// the image device number only).
+func (c *Client) VNADisconnectDM(ctx context.Context, target, vdev string) error {
+	var p Params
+	p.String(vdev)
+	_, err := c.Call(ctx, FnVNADisconnectDM, target, p.Bytes())
+	return err
+}
+
+// VNADisconnect uncouples the NIC at vdev on the running target.
+// guess: same layout as VNADisconnectDM.
+func (c *Client) VNADisconnect(ctx context.Context, target, vdev string) error {
+	var p Params
+	p.String(vdev)
+	_, err := c.Call(ctx, FnVNADisconnect, target, p.Bytes())
+	return err
+}
+
+// VswitchSetExtended changes a vswitch ("switch_name=VSW1",
+// "grant_userid=LINUX01", "user_vlan_id=10", "persist=YES", ...). Unlike
+// the *_Extended_DM functions, zthin's vmapiVirtualNetworkVswitchSetExtended.c
+// sends the NUL-terminated keywords without a total length in front.
+func (c *Client) VswitchSetExtended(ctx context.Context, target string, kv ...string) error {
+	var p Params
+	p.Terminated(kv...)
+	_, err := c.Call(ctx, FnVswitchSetExtended, target, p.Bytes())
+	return err
+}

@@ -57,6 +57,16 @@ func (p *Params) Keywords(kv ...string) *Params {
 	return p
 }
 
+// Terminated appends NUL-terminated "key=value" strings with no length
+// in front (the layout of Virtual_Network_Vswitch_Set_Extended).
+func (p *Params) Terminated(kv ...string) *Params {
+	for _, s := range kv {
+		p.b = append(p.b, s...)
+		p.b = append(p.b, 0)
+	}
+	return p
+}
+
 // ParamReader reads parameter or output bytes in the layouts Params
 // writes. Every method fails with ErrFrame on short or oversized input.
 type ParamReader struct {
@@ -139,6 +149,32 @@ func (r *ParamReader) Keywords() (map[string]string, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	m := map[string]string{}
+	var keys []string
+	for len(area) > 0 {
+		i := bytes.IndexByte(area, 0)
+		if i < 0 {
+			return nil, nil, fmt.Errorf("keyword %q without its NUL: %w", area, ErrFrame)
+		}
+		kv := string(area[:i])
+		area = area[i+1:]
+		k, v, ok := cut(kv)
+		if !ok {
+			return nil, nil, fmt.Errorf("keyword entry %q without '=': %w", kv, ErrFrame)
+		}
+		if _, dup := m[k]; !dup {
+			keys = append(keys, k)
+		}
+		m[k] = v
+	}
+	return m, keys, nil
+}
+
+// Terminated reads the rest as NUL-terminated "key=value" strings (see
+// Params.Terminated) into a map and the keys in order.
+func (r *ParamReader) Terminated() (map[string]string, []string, error) {
+	area := r.b[r.off:]
+	r.off = len(r.b)
 	m := map[string]string{}
 	var keys []string
 	for len(area) > 0 {

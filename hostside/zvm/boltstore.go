@@ -33,7 +33,7 @@ func toStoreGuest(g Guest) (store.Guest, error) {
 		sg.Progress = store.Deployed
 	}
 	for _, n := range g.NICs {
-		sg.NICs = append(sg.NICs, store.NIC{Vdev: n.Vdev, MAC: n.MAC, NICID: n.NICID})
+		sg.NICs = append(sg.NICs, store.NIC{Vdev: n.Vdev, MAC: n.MAC, NICID: n.NICID, VSwitch: n.VSwitch})
 	}
 	if len(g.Disks) > 0 {
 		j, err := json.Marshal(g.Disks)
@@ -48,7 +48,7 @@ func toStoreGuest(g Guest) (store.Guest, error) {
 func fromStoreGuest(sg store.Guest) (Guest, error) {
 	g := Guest{UserID: sg.UserID, OSVersion: sg.OSVersion}
 	for _, n := range sg.NICs {
-		g.NICs = append(g.NICs, NIC{Vdev: n.Vdev, MAC: n.MAC, NICID: n.NICID})
+		g.NICs = append(g.NICs, NIC{Vdev: n.Vdev, MAC: n.MAC, NICID: n.NICID, VSwitch: n.VSwitch})
 	}
 	if j := sg.Meta[metaDisks]; j != "" {
 		if err := json.Unmarshal([]byte(j), &g.Disks); err != nil {

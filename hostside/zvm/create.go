@@ -274,12 +274,3 @@ func (b *Backend) deleteEntry(ctx context.Context, userid string) error {
 	}
 	return smapiErr("delete guest "+userid, err)
 }
-
-// ConfigMinidisks implements api.Backend.
-// guess: the original punches aemod.doscript (setupDisk) to format and
-// mount ephemeral disks; zguest-agent does not run doscripts outside
-// compatibility mode, so nothing is punched and the disks stay as created.
-func (b *Backend) ConfigMinidisks(ctx context.Context, userid string, disks []api.Disk) error {
-	_, err := b.guest(ctx, userid)
-	return err
-}

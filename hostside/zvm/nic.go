@@ -82,22 +82,6 @@ func (b *Backend) CreateNIC(ctx context.Context, userid string, s api.NICSpec) (
 	return s, nil
 }
 
-// CoupleNIC implements api.Backend. Coupling to a vswitch is a separate
-// SMAPI call the nova driver never makes; the simulator has no vswitches.
-// guess: accepted and recorded nowhere.
-func (b *Backend) CoupleNIC(ctx context.Context, userid, vdev string, c api.Couple) error {
-	g, err := b.guest(ctx, userid)
-	if err != nil {
-		return err
-	}
-	for _, n := range g.NICs {
-		if strings.EqualFold(n.Vdev, vdev) {
-			return nil
-		}
-	}
-	return &api.Error{OverallRC: 404, ModID: api.ModNetwork, RC: 404, RS: 8, Msg: fmt.Sprintf("NIC %s of %s does not exist", vdev, userid)}
-}
-
 // DeleteNIC implements api.Backend (Virtual_Network_Adapter_Delete_DM).
 func (b *Backend) DeleteNIC(ctx context.Context, userid, vdev string, _ bool) error {
 	g, err := b.guest(ctx, userid)

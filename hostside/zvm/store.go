@@ -28,6 +28,9 @@ type NIC struct {
 	Vdev  string // "1000"
 	MAC   string // "02:00:00:12:34:56", "" if none given
 	NICID string
+	// VSwitch is the vswitch the NIC is coupled to in the directory
+	// ("" if none).
+	VSwitch string
 }
 
 // ImageRecord is an image in the repository.

@@ -49,6 +49,16 @@ func (s *Sim) Handle(_ context.Context, req smapi.Request) smapi.Response {
 		return s.nicDelete(target, req.Params)
 	case smapi.FnImageConsoleGet:
 		return s.consoleGet(target)
+	case smapi.FnVswitchSetExtended:
+		return s.vswitchSet(req.Params)
+	case smapi.FnVNAConnectVswitchDM:
+		return s.connectDM(target, req.Params)
+	case smapi.FnVNAConnectVswitch:
+		return s.connect(target, req.Params)
+	case smapi.FnVNADisconnectDM:
+		return s.disconnectDM(target, req.Params)
+	case smapi.FnVNADisconnect:
+		return s.disconnect(target, req.Params)
 	}
 	return reply(smapi.RCUnknownFunc, 0)
 }
@@ -136,6 +146,7 @@ func (s *Sim) activate(target string) smapi.Response {
 		return reply(200, 8)
 	}
 	s.spool.SetState(target, spool.LoggedOn)
+	s.coupleAtLogon(s.dir[target])
 	s.console[target] = append(s.console[target], fmt.Sprintf("%s LOGON AT %s", target, s.opts.Clock().Format("15:04:05 MST 01/02/06")))
 	return smapi.Response{}
 }
@@ -149,6 +160,9 @@ func (s *Sim) deactivate(target string) smapi.Response {
 		return reply(200, 12)
 	}
 	s.spool.SetState(target, spool.LoggedOff)
+	for i := range s.dir[target].nics {
+		s.dir[target].nics[i].coupled = ""
+	}
 	s.console[target] = append(s.console[target], fmt.Sprintf("USER DSCONNECT LOGOFF AS %s AT %s", target, s.opts.Clock().Format("15:04:05 MST 01/02/06")))
 	return smapi.Response{}
 }

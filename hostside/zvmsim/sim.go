@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -43,8 +44,11 @@ type Options struct {
 	// Profiles are the directory profiles INCLUDE may name; default
 	// "OSDFLT".
 	Profiles []string
-	Log      *slog.Logger
-	Clock    func() time.Time
+	// VSwitches are the virtual switches NICs may couple to; default
+	// none.
+	VSwitches []string
+	Log       *slog.Logger
+	Clock     func() time.Time
 }
 
 // Sim is one simulated z/VM system.
@@ -59,6 +63,7 @@ type Sim struct {
 	pools    map[string]*pool
 	profiles map[string]bool
 	console  map[string][]string
+	vswitch  map[string]*vswitch
 	faults   faults
 	reqID    uint32
 	ipl      time.Time
@@ -91,6 +96,15 @@ type nicdef struct {
 	typ     string
 	devices int
 	macid   string
+	lan     string // vswitch of LAN SYSTEM in the directory, "" if none
+	coupled string // vswitch the running guest's NIC is coupled to
+}
+
+// vswitch is a virtual switch with its access list (SET VSWITCH GRANT):
+// userid -> VLAN id (0: none given).
+type vswitch struct {
+	name   string
+	grants map[string]int
 }
 
 // New returns a simulator.
@@ -117,12 +131,16 @@ func New(o Options) (*Sim, error) {
 		o.Profiles = []string{"OSDFLT"}
 	}
 	s := &Sim{opts: o, spool: o.Spool, cp: cp.New(o.Spool), log: o.Log,
-		dir: map[string]*entry{}, pools: map[string]*pool{}, profiles: map[string]bool{}, console: map[string][]string{}, ipl: o.Clock()}
+		dir: map[string]*entry{}, pools: map[string]*pool{}, profiles: map[string]bool{}, console: map[string][]string{}, vswitch: map[string]*vswitch{}, ipl: o.Clock()}
 	for _, p := range o.Pools {
 		s.pools[strings.ToUpper(p.Name)] = &pool{Pool: p}
 	}
 	for _, p := range o.Profiles {
 		s.profiles[strings.ToUpper(p)] = true
+	}
+	for _, v := range o.VSwitches {
+		n := strings.ToUpper(v)
+		s.vswitch[n] = &vswitch{name: n, grants: map[string]int{}}
 	}
 	return s, nil
 }
@@ -201,12 +219,52 @@ func (e *entry) directory() []string {
 	}
 	for _, n := range e.nics {
 		r := fmt.Sprintf("NICDEF %04X TYPE %s DEVICES %d", n.vdev, n.typ, n.devices)
+		if n.lan != "" {
+			r += " LAN SYSTEM " + n.lan
+		}
 		if n.macid != "" {
 			r += " MACID " + n.macid
 		}
 		out = append(out, r)
 	}
 	return out
+}
+
+// VSwitchGrants returns the users granted on vswitch with their VLAN ids
+// (0: none), false if there is no such vswitch.
+func (s *Sim) VSwitchGrants(name string) (map[string]int, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.vswitch[strings.ToUpper(name)]
+	if !ok {
+		return nil, false
+	}
+	out := make(map[string]int, len(v.grants))
+	for u, id := range v.grants {
+		out[u] = id
+	}
+	return out, true
+}
+
+// Coupled returns the vswitch the running userid's NIC vdev is coupled
+// to ("" if none).
+func (s *Sim) Coupled(userid, vdev string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.dir[strings.ToUpper(userid)]
+	if !ok {
+		return ""
+	}
+	v, err := strconv.ParseUint(vdev, 16, 16)
+	if err != nil {
+		return ""
+	}
+	for _, n := range e.nics {
+		if n.vdev == uint16(v) {
+			return n.coupled
+		}
+	}
+	return ""
 }
 
 // volser invents a volume serial for a pool.
