@@ -110,7 +110,7 @@ func TestBinaryRefusals(t *testing.T) {
 	dir := t.TempDir()
 	for cfg, want := range map[string]string{
 		`{"listen":"0.0.0.0:8080","backend":"fake"}`: `set \"tls_cert\" and \"tls_key\" and \"auth\": \"token\"`,
-		`{"listen":"127.0.0.1:0","backend":"kvm"}`:   `is not one of: fake`,
+		`{"listen":"127.0.0.1:0","backend":"kvm"}`:   `\"backend\" \"kvm\" is not one of: `,
 		`{"listen":"127.0.0.1:0"}`:                   `\"backend\" is not set`,
 	} {
 		p := filepath.Join(dir, "c.json")
