@@ -22,6 +22,7 @@ func Command(ctx context.Context, args []string, log *slog.Logger) error {
 	disks := fs.String("disks", "", "directory for the minidisks' sparse backing files (required)")
 	user := fs.String("user", "", "SMAPI userid requests must carry (empty: empty credentials)")
 	pwFile := fs.String("password-file", "", "file holding the SMAPI password")
+	vsw := fs.String("vswitches", "", "comma-separated virtual switches NICs may couple to (empty: the simulator's default)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -39,7 +40,11 @@ func Command(ctx context.Context, args []string, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	s, err := New(Options{DiskDir: *disks, UserID: *user, Password: pw, Log: log})
+	var vswitches []string
+	if *vsw != "" {
+		vswitches = strings.Split(*vsw, ",")
+	}
+	s, err := New(Options{DiskDir: *disks, UserID: *user, Password: pw, VSwitches: vswitches, Log: log})
 	if err != nil {
 		return err
 	}
