@@ -22,7 +22,7 @@ func Command(ctx context.Context, args []string, log *slog.Logger) error {
 	disks := fs.String("disks", "", "directory for the minidisks' sparse backing files (required)")
 	user := fs.String("user", "", "SMAPI userid requests must carry (empty: empty credentials)")
 	pwFile := fs.String("password-file", "", "file holding the SMAPI password")
-	vsw := fs.String("vswitches", "", "comma-separated virtual switches NICs may couple to (empty: the simulator's default)")
+	vsw := fs.String("vswitches", "", "comma-separated virtual switches NICs may couple to (default: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
