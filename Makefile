@@ -79,7 +79,7 @@ bench-agent: build
 	@echo "== zguest-agent binary vs the bash equivalent of nova-dpm's tools, on the FUSE emulator"
 	$(GO) run ./internal/tools/benchagent -agent $(BIN)/zguest-agent
 
-demo: deps build ## the agent on an emulated 12-NIC DPM partition, then nova -> zguest-hostd -> simulated z/VM -> the agent
+demo: deps build ## the agent on a 12-NIC DPM command line; nova -> zguest-hostd -> simulated z/VM, and -> simulated HMC -> the agent
 	$(GO) run ./internal/tools/demo -agent $(BIN)/zguest-agent
 
 clean: ## remove build output (keeps the fixture cache)

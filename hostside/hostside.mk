@@ -13,3 +13,10 @@ BENCH_TARGETS += bench-hostd-zvm
 bench-hostd-zvm: build ## the built daemon on the in-process z/VM simulator: spawn latency, throughput, RSS, its share per call
 	@echo "== zguest-hostd binary on the z/VM simulator: nova's spawn for 1 and 50 concurrent guests"
 	$(GO) run ./internal/tools/benchhostd -hostd $(BIN)/zguest-hostd
+
+BENCH_TARGETS += bench-dpm
+
+.PHONY: bench-dpm
+bench-dpm: ## the DPM backend on the in-process HMC simulator: 4-NIC spawn latency at 0 and 50 ms, HMC requests per spawn, 20 concurrent vs 2 sequential
+	@echo "== DPM backend (in-process) on the HMC simulator (in-process, HTTPS): nova's spawn of a 4-NIC partition"
+	$(GO) run ./internal/tools/benchdpm -inventory testdata/hmc/dpm-z14.yaml

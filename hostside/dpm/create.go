@@ -115,6 +115,13 @@ func (b *Backend) DeleteGuest(ctx context.Context, userid string) error {
 		}
 		return err
 	}
+	if err := b.detachOwnStorageGroups(ctx, userid, g.uri); err != nil {
+		if hmc.IsStatus(err, 404) {
+			b.forget(userid)
+			return nil
+		}
+		return hmcErr(api.ModGuest, "detach the storage groups of "+userid, err)
+	}
 	if err := b.c.Delete(ctx, g.uri); err != nil && !hmc.IsStatus(err, 404) {
 		return hmcErr(api.ModGuest, "delete partition of "+userid, err)
 	}
@@ -174,7 +181,28 @@ func (b *Backend) Deploy(ctx context.Context, userid string, d api.DeploySpec) e
 	if d.TransportFiles != "" {
 		b.log.Warn("transport files are ignored: a DPM partition has no virtual reader", "userid", userid)
 	}
+	// z14 and later: the boot volume's storage group must be attached.
+	attached := ""
+	if vol, ok := props["boot-storage-volume"].(string); ok {
+		sg := storageGroupOf(vol)
+		did, err := b.attachStorageGroup(ctx, userid, g.uri, sg)
+		if err != nil {
+			return err
+		}
+		if did {
+			attached = sg
+		}
+	}
 	if err := b.c.Update(ctx, g.uri, props); err != nil {
+		if attached != "" {
+			// Undo this call's attach, with its own context so that a
+			// canceled request still cleans up.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
+			if derr := b.detachStorageGroup(cctx, g.uri, attached); derr != nil {
+				b.log.Error("could not detach the storage group of a failed deploy", "userid", userid, "storage_group", attached, "error", derr)
+			}
+			cancel()
+		}
 		return hmcErr(api.ModGuest, "set the boot properties of "+userid, err)
 	}
 	b.log.Info("boot properties set", "userid", userid, "boot_device", props["boot-device"])
@@ -183,7 +211,7 @@ func (b *Backend) Deploy(ctx context.Context, userid string, d api.DeploySpec) e
 
 // bootProps parses a boot volume reference into boot properties.
 func (b *Backend) bootProps(image string) (map[string]any, error) {
-	if uri, ok := strings.CutPrefix(image, "storage-volume:"); ok && strings.HasPrefix(uri, "/api/storage-groups/") {
+	if uri, ok := strings.CutPrefix(image, "storage-volume:"); ok && storageGroupOf(uri) != "" {
 		return map[string]any{"boot-device": "storage-volume", "boot-storage-volume": uri}, nil
 	}
 	if rest, ok := strings.CutPrefix(image, "fcp:"); ok {

@@ -38,7 +38,13 @@
 // "storage-volume:<storage volume URI>" (z14 and later: boot-device
 // storage-volume) or "fcp:<target WWPN>:<LUN>" (z13 class: boot-device
 // storage-adapter through the HBA created at CreateGuest on the first
-// storage mapping). Deploy sets the boot properties in one update; start
+// storage mapping). For a storage volume, Deploy first attaches the
+// volume's storage group to the partition (attach-storage-group; one
+// already attached is fine) and detaches it again if the boot properties
+// cannot be set; delete detaches the partition's storage groups that no
+// other partition of the CPC has attached (one read of the partition
+// list with additional-properties=storage-group-uris), then deletes the
+// partition. Deploy sets the boot properties in one update; start
 // starts the partition through the asynchronous job and waits for the
 // job and then for status active with bounded timeouts.
 //

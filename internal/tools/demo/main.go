@@ -1,4 +1,4 @@
-// Command demo shows zguest at work in two parts.
+// Command demo shows zguest at work in three parts.
 //
 // Part 1 (DPM): it boots the emulated IBM Z kernel (FUSE /sys and /proc,
 // real network interfaces in a private network namespace, an emulated
@@ -12,6 +12,15 @@
 // a config drive, two NICs, start), then boots the guest in the emulated
 // kernel on the simulator's spool and runs the real agent, which takes
 // the config drive and the NIC list from its reader.
+//
+// Part 3 (DPM through the daemon): it runs the HMC simulator in-process
+// (HTTPS, its own CA), starts the real zguest-hostd binary on the dpm
+// backend against it, drives the daemon over REST as nova spawns an
+// instance (guest create, network interface with two NICs, deploy from
+// a boot volume, start), shows the partition's
+// boot-os-specific-parameters, appends them to the emulated kernel's
+// command line and runs the real agent, which brings both NICs up with
+// the MACs nova asked for.
 //
 // It needs root (FUSE mounts, network namespaces).
 package main
@@ -42,13 +51,19 @@ func main() {
 		fmt.Fprintln(os.Stderr, "demo: the emulated kernel needs root (FUSE mounts, network namespaces): run 'sudo make demo'")
 		os.Exit(1)
 	}
-	heading("Part 1 of 2: a DPM partition with 12 NICs, the agent reads nova-dpm's tokens from the kernel command line")
+	heading("Part 1 of 3: a DPM partition with 12 NICs, the agent reads nova-dpm's tokens from the kernel command line")
 	if err := runDPM(*agent); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
-	heading("Part 2 of 2: z/VM, nova -> zguest-hostd -> z/VM (simulated) -> the guest's reader -> the agent")
+	heading("Part 2 of 3: z/VM, nova -> zguest-hostd -> z/VM (simulated) -> the guest's reader -> the agent")
 	if err := runZVM(*agent, *hostd); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+	fmt.Println()
+	heading("Part 3 of 3: DPM, nova -> zguest-hostd -> HMC (simulated) -> boot-os-specific-parameters -> the agent")
+	if err := runDPMHostd(*agent, *hostd); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}

@@ -1,7 +1,9 @@
-// Package hostdproc runs a built zguest-hostd binary on the z/VM backend
-// in simulation mode (SMAPI and CP of a zvmsim simulator), for the demo
-// and the benchmarks: it writes the configuration, starts the process,
-// waits until it answers, and stops it.
+// Package hostdproc runs a built zguest-hostd binary for the demo and the
+// benchmarks: it writes the configuration, starts the process, waits
+// until it answers, and stops it. By default the daemon runs the z/VM
+// backend in simulation mode (SMAPI and CP of a zvmsim simulator); with
+// Options.Backend it runs any backend with the given backend_options
+// (the demo's DPM part: "dpm" against the HMC simulator).
 package hostdproc
 
 import (
@@ -22,10 +24,19 @@ import (
 // Options say where the daemon finds the simulator and keeps its files.
 type Options struct {
 	Binary     string // the zguest-hostd binary
-	Dir        string // holds hostd.json, hostd.log, state/ and images/
-	SMAPIAddr  string // the simulator's SMAPI listener
-	CPAddr     string // the simulator's CP listener
+	Dir        string // holds hostd.json, hostd.log, state/ (and images/ for z/VM)
 	MaxDeploys int    // max_concurrent_deploy_capture; 0 keeps the daemon's default (20)
+
+	// Backend is the config's "backend"; "" (or "zvm" with nil
+	// BackendOptions) is the z/VM backend on the simulator at SMAPIAddr
+	// and CPAddr. Any other backend, or "zvm" with BackendOptions, takes
+	// BackendOptions verbatim as the config's backend_options (anything
+	// encoding/json marshals; a struct keeps its field order).
+	Backend        string
+	BackendOptions any
+
+	SMAPIAddr string // z/VM: the simulator's SMAPI listener
+	CPAddr    string // z/VM: the simulator's CP listener
 }
 
 // Daemon is a running zguest-hostd process.
@@ -48,26 +59,24 @@ func Start(ctx context.Context, o Options) (*Daemon, error) {
 	listen := l.Addr().String()
 	l.Close()
 	// A struct keeps the keys in the order a reader expects.
-	type addr struct {
-		Mode    string `json:"mode,omitempty"`
-		Address string `json:"address"`
-	}
 	var cfg struct {
 		Listen     string `json:"listen"`
 		StateDir   string `json:"state_dir"`
 		MaxDeploys int    `json:"max_concurrent_deploy_capture,omitempty"`
 		Backend    string `json:"backend"`
-		Options    struct {
-			SMAPI     addr   `json:"smapi"`
-			CP        addr   `json:"cp"`
-			ImageRepo string `json:"image_repository"`
-			DiskPool  string `json:"disk_pool"`
-		} `json:"backend_options"`
+		Options    any    `json:"backend_options"`
 	}
-	cfg.Listen, cfg.StateDir, cfg.MaxDeploys, cfg.Backend = listen, filepath.Join(o.Dir, "state"), o.MaxDeploys, "zvm"
-	cfg.Options.SMAPI = addr{Address: o.SMAPIAddr}
-	cfg.Options.CP = addr{Mode: "simulation", Address: o.CPAddr}
-	cfg.Options.ImageRepo, cfg.Options.DiskPool = filepath.Join(o.Dir, "images"), "ECKD:POOL1"
+	cfg.Listen, cfg.StateDir, cfg.MaxDeploys = listen, filepath.Join(o.Dir, "state"), o.MaxDeploys
+	cfg.Backend, cfg.Options = o.Backend, o.BackendOptions
+	if cfg.Backend == "" {
+		cfg.Backend = "zvm"
+	}
+	if cfg.Backend == "zvm" && cfg.Options == nil {
+		cfg.Options = zvmOptions(o)
+	}
+	if cfg.Options == nil {
+		return nil, fmt.Errorf("daemon config: backend %q needs BackendOptions", cfg.Backend)
+	}
 	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("daemon config: %w", err)
@@ -104,6 +113,24 @@ func Start(ctx context.Context, o Options) (*Daemon, error) {
 			return nil, fmt.Errorf("zguest-hostd does not answer: %w%s", err, d.LogTail())
 		}
 	}
+}
+
+// zvmOptions are the z/VM backend's options in simulation mode.
+func zvmOptions(o Options) any {
+	type addr struct {
+		Mode    string `json:"mode,omitempty"`
+		Address string `json:"address"`
+	}
+	var z struct {
+		SMAPI     addr   `json:"smapi"`
+		CP        addr   `json:"cp"`
+		ImageRepo string `json:"image_repository"`
+		DiskPool  string `json:"disk_pool"`
+	}
+	z.SMAPI = addr{Address: o.SMAPIAddr}
+	z.CP = addr{Mode: "simulation", Address: o.CPAddr}
+	z.ImageRepo, z.DiskPool = filepath.Join(o.Dir, "images"), "ECKD:POOL1"
+	return z
 }
 
 // LogPath is the daemon's log file.
