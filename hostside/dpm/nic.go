@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -145,6 +146,16 @@ func (b *Backend) addNICs(ctx context.Context, userid string, reqs []nicReq) ([]
 		b.deleteNICs(userid, made)
 		return nil, hmcErr(api.ModNetwork, "create NIC for "+userid, err)
 	}
+	// Device numbers: the backend chooses them as the HMC would (0001,
+	// 0004, ... : a qeth NIC uses three), so that it need not read each
+	// NIC back. A number the HMC refuses as not unique (used by something
+	// the backend does not track, such as a z13 HBA) is left to the HMC.
+	used := map[int]bool{}
+	b.mu.Lock()
+	for d := range g.nics {
+		markDevno(used, d)
+	}
+	b.mu.Unlock()
 	for _, r := range reqs {
 		desc := "OpenStack CPCSubset=" + b.cfg.Host
 		props := map[string]any{"name": r.name, "virtual-switch-uri": net.vswitchURI}
@@ -155,10 +166,20 @@ func (b *Backend) addNICs(ctx context.Context, userid string, reqs []nicReq) ([]
 			}
 		}
 		props["description"] = desc
+		chosen := false
+		if r.devno == "" {
+			r.devno, chosen = nextDevno(used), true
+		}
 		if r.devno != "" {
 			props["device-number"] = r.devno
 		}
 		uri, err := b.c.Create(ctx, g.uri+"/nics", props)
+		if chosen && errors.Is(err, hmc.Code(400, 8)) {
+			markDevno(used, r.devno) // taken: do not choose it again in this call
+			delete(props, "device-number")
+			r.devno = ""
+			uri, err = b.c.Create(ctx, g.uri+"/nics", props)
+		}
 		if len(made) == 0 && errors.Is(err, hmc.Code(404, 1)) {
 			b.forget(userid)
 			return nil, guestNotFound(userid)
@@ -167,20 +188,24 @@ func (b *Backend) addNICs(ctx context.Context, userid string, reqs []nicReq) ([]
 			return fail(err)
 		}
 		made = append(made, uri)
-		nic, err := b.c.GetNIC(ctx, uri)
-		if err != nil {
-			return fail(err)
-		}
-		if !isHex(strings.ToLower(nic.DeviceNumber), 4) {
-			return fail(fmt.Errorf("NIC %s has device number %q, want 4 hex digits", uri, nic.DeviceNumber))
-		}
-		mac := r.mac
-		if mac == "" {
-			if mac, err = normMAC(nic.MACAddress); err != nil || mac == "" {
-				return fail(fmt.Errorf("NIC %s: no MAC given and the HMC's is %q", uri, nic.MACAddress))
+		devno, mac := strings.ToUpper(r.devno), r.mac
+		if devno == "" || mac == "" {
+			nic, err := b.c.GetNIC(ctx, uri)
+			if err != nil {
+				return fail(err)
+			}
+			if !isHex(strings.ToLower(nic.DeviceNumber), 4) {
+				return fail(fmt.Errorf("NIC %s has device number %q, want 4 hex digits", uri, nic.DeviceNumber))
+			}
+			devno = nic.DeviceNumber
+			if mac == "" {
+				if mac, err = normMAC(nic.MACAddress); err != nil || mac == "" {
+					return fail(fmt.Errorf("NIC %s: no MAC given and the HMC's is %q", uri, nic.MACAddress))
+				}
 			}
 		}
-		toks = append(toks, token{devno: nic.DeviceNumber, port: net.port, mac: mac})
+		markDevno(used, devno)
+		toks = append(toks, token{devno: devno, port: net.port, mac: mac})
 	}
 	bosp := appendTokens(current, toks)
 	if err := b.c.Update(ctx, g.uri, map[string]any{"boot-os-specific-parameters": bosp}); err != nil {
@@ -194,6 +219,29 @@ func (b *Backend) addNICs(ctx context.Context, userid string, reqs []nicReq) ([]
 	b.mu.Unlock()
 	b.log.Info("NICs created", "userid", userid, "count", len(toks), "boot_os_specific_parameters", bosp)
 	return toks, nil
+}
+
+// markDevno records the three device numbers a qeth NIC at devno uses.
+func markDevno(used map[int]bool, devno string) {
+	v, err := strconv.ParseUint(devno, 16, 16)
+	if err != nil {
+		return
+	}
+	for i := 0; i < 3; i++ {
+		used[int(v)+i] = true
+	}
+}
+
+// nextDevno returns the first free group of three device numbers, in
+// steps of three from 0001 as the HMC allocates them, or "" if none is
+// free (then the HMC chooses).
+func nextDevno(used map[int]bool) string {
+	for d := 1; d+2 <= 0xffff; d += 3 {
+		if !used[d] && !used[d+1] && !used[d+2] {
+			return fmt.Sprintf("%04X", d)
+		}
+	}
+	return ""
 }
 
 // deleteNICs removes NICs of a failed call, with its own context.
