@@ -73,7 +73,7 @@ fuzz: deps ## run every fuzz target for FUZZTIME (default 10s) each
 
 bench: deps build $(BENCH_TARGETS) ## benchmarks with ratios against the tools we replace
 
-bench-agent: build
+bench-agent: build ## the agent engine (in-process) and binary (FUSE emulator) vs a bash equivalent of nova-dpm's tools; z/VM receive+stage
 	@echo "== agent engine on the in-process model (engine-ms/op: its own time for 12 NICs)"
 	$(GO) test -run '^$$' -bench BenchmarkActivate12 -benchtime 20x ./agent/activate/
 	@echo "== zguest-agent binary vs the bash equivalent of nova-dpm's tools, on the FUSE emulator"
