@@ -34,14 +34,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/zguest/zguest/agent/activate"
-	"github.com/zguest/zguest/agent/link"
+	"github.com/zguest/zguest/agent/boot"
 	"github.com/zguest/zguest/agent/platform"
-	"github.com/zguest/zguest/agent/qeth"
 	"github.com/zguest/zguest/agent/report"
 	"github.com/zguest/zguest/agent/state"
-	"github.com/zguest/zguest/agent/sysfs"
-	"github.com/zguest/zguest/agent/udevmon"
 	"github.com/zguest/zguest/agent/zvm"
 )
 
@@ -62,10 +58,7 @@ type internalError struct{ err error }
 func (e internalError) Error() string { return e.err.Error() }
 func (e internalError) Unwrap() error { return e.err }
 
-var (
-	errNICs   = errors.New("not every NIC is up")
-	errReader = errors.New("not every z/VM reader file was processed")
-)
+var errNICs = errors.New("not every NIC is up, or not every reader file was processed")
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -83,7 +76,7 @@ func exitCode(err error, stderr io.Writer) int {
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "zguest-agent: %s\nRun 'zguest-agent -h' for usage.\n", ue.msg)
 		return exitUsage
-	case errors.Is(err, errNICs), errors.Is(err, errReader):
+	case errors.Is(err, errNICs):
 		return exitNICs
 	case errors.As(err, &ie):
 		fmt.Fprintf(stderr, "zguest-agent: %v\n", ie.err)
@@ -193,107 +186,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log := report.Logger(stderr, lvl)
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	fsys := sysfs.Root{Dir: absRoot}
-	var zvmErr error
-	if cmd != "setmac" {
-		if cmd == "reader" {
-			plat = platform.ZVM
-		}
-		if plat == "" {
-			info, err := platform.Detect(fsys)
-			if err != nil {
-				log.Warn("cannot tell the platform; doing what is done in an LPAR (DPM)", "error", err)
-				plat = platform.DPM
-			} else {
-				plat = info.Platform
-				log.Info("platform detected", "platform", string(plat), "hypervisor", info.Hypervisor, "guest", info.GuestName)
-			}
-		}
-		switch plat {
-		case platform.KVM:
-			lines, probs, err := activate.Describe(activate.Options{Root: absRoot, FS: fsys, NICLists: lists})
-			if err != nil {
-				return internalError{err}
-			}
-			for _, p := range probs {
-				log.Warn("NIC source: " + p.String())
-			}
-			for _, l := range lines {
-				log.Info("KVM guest: " + l)
-			}
-			log.Info("KVM guest: virtio devices need no activation; nothing to do")
-			return nil
-		case platform.ZVM:
-			rep, err := zvm.Run(ctx, zvm.Options{Root: absRoot, FS: fsys, Compat: compat, DeviceWait: *devWait, Log: log, Replace: cmd == "activate"})
-			if err != nil {
-				return internalError{err}
-			}
-			if !rep.OK() {
-				zvmErr = errReader
-			}
-		}
+	err = boot.Run(ctx, boot.Options{Command: cmd, Target: target, Root: absRoot, Platform: plat,
+		NICLists: lists, Compat: compat, DeviceWait: *devWait, Log: log})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, boot.ErrNICs), errors.Is(err, boot.ErrReader):
+		return errNICs
 	}
-	links, err := link.New()
-	if err != nil {
-		return internalError{err}
-	}
-	defer links.Close()
-	udevRunning := sysfs.Exists(fsys, qeth.UdevControl)
-	events, err := udevmon.Watch(ctx)
-	if err != nil {
-		log.Debug("no udev monitor; following sysfs only", "error", err)
-		events = nil
-	}
-	namer := qeth.NewUdevNamer(ctx, fsys, udevRunning, events)
-	namer.Log = log
-	opts := activate.Options{
-		Root:       absRoot,
-		FS:         fsys,
-		Links:      links,
-		Namer:      namer,
-		NICLists:   lists,
-		DeviceWait: *devWait,
-		Log:        log,
-		Command:    strings.TrimSpace(cmd + " " + target),
-	}
-	start := time.Now()
-	var rep activate.Report
-	if cmd == "activate" || cmd == "reader" {
-		st := report.NewStatus(0)
-		opts.Progress = st
-		rep, err = activate.Activate(ctx, opts)
-		summary := fmt.Sprintf("%d of %d NICs up in %s", len(rep.NICs)-rep.Failed(), len(rep.NICs), time.Since(start).Round(time.Millisecond))
-		st.Final(summary)
-		log.Info("activate finished: "+summary, "ok", rep.OK(), "peak_rss_kib", peakRSS())
-	} else {
-		rep, err = activate.SetMAC(ctx, opts, target)
-	}
-	if err != nil {
-		return internalError{err}
-	}
-	if !rep.OK() {
-		return errors.Join(errNICs, zvmErr)
-	}
-	return zvmErr
-}
-
-// peakRSS is the agent's own high-water resident set size (VmHWM), in
-// KiB, or -1 if the kernel does not say. Unlike getrusage's ru_maxrss it
-// does not count the memory of the process that forked the agent.
-func peakRSS() int {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			var kib int
-			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kib); err == nil {
-				return kib
-			}
-		}
-	}
-	return -1
+	return internalError{err}
 }
 
 type multiFlag []string
