@@ -149,25 +149,7 @@ func (r *ParamReader) Keywords() (map[string]string, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	m := map[string]string{}
-	var keys []string
-	for len(area) > 0 {
-		i := bytes.IndexByte(area, 0)
-		if i < 0 {
-			return nil, nil, fmt.Errorf("keyword %q without its NUL: %w", area, ErrFrame)
-		}
-		kv := string(area[:i])
-		area = area[i+1:]
-		k, v, ok := cut(kv)
-		if !ok {
-			return nil, nil, fmt.Errorf("keyword entry %q without '=': %w", kv, ErrFrame)
-		}
-		if _, dup := m[k]; !dup {
-			keys = append(keys, k)
-		}
-		m[k] = v
-	}
-	return m, keys, nil
+	return parseKeywords(area)
 }
 
 // Terminated reads the rest as NUL-terminated "key=value" strings (see
@@ -175,6 +157,13 @@ func (r *ParamReader) Keywords() (map[string]string, []string, error) {
 func (r *ParamReader) Terminated() (map[string]string, []string, error) {
 	area := r.b[r.off:]
 	r.off = len(r.b)
+	return parseKeywords(area)
+}
+
+// parseKeywords splits NUL-terminated "key=value" entries into a map and
+// the keys in their first order. An entry without "=" or without its NUL
+// is malformed.
+func parseKeywords(area []byte) (map[string]string, []string, error) {
 	m := map[string]string{}
 	var keys []string
 	for len(area) > 0 {

@@ -87,6 +87,38 @@ func vdevSwitch(params []byte, withSwitch bool) (vdev, sw string, ok bool) {
 	return vdev, strings.ToUpper(sw), true
 }
 
+// directoryNIC finds a NICDEF in the directory: 400/4 for an unknown
+// user, 404/8 for an undefined NIC (the *_DM functions' codes).
+func (s *Sim) directoryNIC(target, vdev string) (*nicdef, smapi.Response) {
+	e, ok := s.dir[target]
+	if !ok {
+		return nil, reply(400, 4)
+	}
+	n, ok := e.nic(vdev)
+	if !ok {
+		return nil, reply(404, 8)
+	}
+	return n, smapi.Response{}
+}
+
+// activeNIC finds a NIC of a running guest: 200/4 for an unknown user,
+// 200/12 when it is not logged on, 204/8 for an undefined NIC (the
+// functions that act on the running guest).
+func (s *Sim) activeNIC(target, vdev string) (*nicdef, smapi.Response) {
+	e, ok := s.dir[target]
+	if !ok {
+		return nil, reply(200, 4)
+	}
+	if st, _ := s.spool.QueryUser(target); st != spool.LoggedOn {
+		return nil, reply(200, 12)
+	}
+	n, ok := e.nic(vdev)
+	if !ok {
+		return nil, reply(204, 8)
+	}
+	return n, smapi.Response{}
+}
+
 // connectDM writes LAN SYSTEM <vswitch> into the NICDEF. As DirMaint
 // does, it checks neither that the vswitch exists nor the grant: those
 // only matter when CP couples the NIC.
@@ -98,13 +130,9 @@ func (s *Sim) connectDM(target string, params []byte) smapi.Response {
 	if !vswitchNameRe.MatchString(sw) {
 		return reply(smapi.RCSyntax, 502) // guess
 	}
-	e, ok := s.dir[target]
-	if !ok {
-		return reply(400, 4)
-	}
-	n, ok := e.nic(vdev)
-	if !ok {
-		return reply(404, 8)
+	n, fail := s.directoryNIC(target, vdev)
+	if n == nil {
+		return fail
 	}
 	n.lan = sw
 	return smapi.Response{}
@@ -117,16 +145,9 @@ func (s *Sim) connect(target string, params []byte) smapi.Response {
 	if !ok {
 		return reply(smapi.RCSyntax, 500)
 	}
-	e, ok := s.dir[target]
-	if !ok {
-		return reply(200, 4)
-	}
-	if st, _ := s.spool.QueryUser(target); st != spool.LoggedOn {
-		return reply(200, 12)
-	}
-	n, ok := e.nic(vdev)
-	if !ok {
-		return reply(204, 8)
+	n, fail := s.activeNIC(target, vdev)
+	if n == nil {
+		return fail
 	}
 	v, ok := s.vswitch[sw]
 	if !ok {
@@ -147,13 +168,9 @@ func (s *Sim) disconnectDM(target string, params []byte) smapi.Response {
 	if !ok {
 		return reply(smapi.RCSyntax, 500)
 	}
-	e, ok := s.dir[target]
-	if !ok {
-		return reply(400, 4)
-	}
-	n, ok := e.nic(vdev)
-	if !ok {
-		return reply(404, 8)
+	n, fail := s.directoryNIC(target, vdev)
+	if n == nil {
+		return fail
 	}
 	if n.lan == "" {
 		return reply(smapi.RCNetwork, rsNotCoupledDM)
@@ -167,16 +184,9 @@ func (s *Sim) disconnect(target string, params []byte) smapi.Response {
 	if !ok {
 		return reply(smapi.RCSyntax, 500)
 	}
-	e, ok := s.dir[target]
-	if !ok {
-		return reply(200, 4)
-	}
-	if st, _ := s.spool.QueryUser(target); st != spool.LoggedOn {
-		return reply(200, 12)
-	}
-	n, ok := e.nic(vdev)
-	if !ok {
-		return reply(204, 8)
+	n, fail := s.activeNIC(target, vdev)
+	if n == nil {
+		return fail
 	}
 	if n.coupled == "" {
 		return reply(204, rsNotConnected)
