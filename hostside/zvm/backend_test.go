@@ -30,8 +30,23 @@ type rig struct {
 func newRig(t *testing.T, sp *spool.System) *rig {
 	t.Helper()
 	dir := t.TempDir()
-	sim, err := zvmsim.New(zvmsim.Options{Spool: sp, DiskDir: filepath.Join(dir, "disks"), UserID: "ADMIN", Password: "s3cret",
-		Pools: []zvmsim.Pool{{Name: "POOL1", Type: "ECKD", Capacity: 2 << 30}}})
+	sim, cl := serveSim(t, zvmsim.Options{Spool: sp, DiskDir: filepath.Join(dir, "disks"), UserID: "ADMIN", Password: "s3cret"})
+	b, err := zvm.New(zvm.Config{SMAPI: cl, CP: sim.CP(), Disks: sim.CP(), ImageRepo: filepath.Join(dir, "images"), DiskPool: "ECKD:POOL1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rig{sim: sim, b: b, cl: cl, dir: dir}
+}
+
+// serveSim starts a simulator with opts (and pool POOL1 unless opts names
+// pools) on a loopback SMAPI listener and returns a client for it that
+// carries opts' credentials and retries quickly.
+func serveSim(t *testing.T, opts zvmsim.Options) (*zvmsim.Sim, *smapi.Client) {
+	t.Helper()
+	if opts.Pools == nil {
+		opts.Pools = []zvmsim.Pool{{Name: "POOL1", Type: "ECKD", Capacity: 2 << 30}}
+	}
+	sim, err := zvmsim.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,12 +56,7 @@ func newRig(t *testing.T, sp *spool.System) *rig {
 	}
 	srv := sim.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	cl := &smapi.Client{Addr: srv.Addr(), UserID: "ADMIN", Password: "s3cret", Backoff: time.Millisecond, Timeout: 10 * time.Second}
-	b, err := zvm.New(zvm.Config{SMAPI: cl, CP: sim.CP(), Disks: sim.CP(), ImageRepo: filepath.Join(dir, "images"), DiskPool: "ECKD:POOL1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &rig{sim: sim, b: b, cl: cl, dir: dir}
+	return sim, &smapi.Client{Addr: srv.Addr(), UserID: opts.UserID, Password: opts.Password, Backoff: time.Millisecond, Timeout: 10 * time.Second}
 }
 
 func apiErr(t *testing.T, err error) *api.Error {

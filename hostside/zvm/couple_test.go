@@ -2,11 +2,9 @@ package zvm_test
 
 import (
 	"context"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/zguest/zguest/hostside/api"
 	"github.com/zguest/zguest/hostside/smapi"
@@ -19,18 +17,7 @@ import (
 func vswRig(t *testing.T) *rig {
 	t.Helper()
 	dir := t.TempDir()
-	sim, err := zvmsim.New(zvmsim.Options{DiskDir: filepath.Join(dir, "disks"), VSwitches: []string{"VSW1", "vsw2"},
-		Pools: []zvmsim.Pool{{Name: "POOL1", Type: "ECKD", Capacity: 2 << 30}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := sim.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	cl := &smapi.Client{Addr: srv.Addr(), Backoff: time.Millisecond, Timeout: 10 * time.Second}
+	sim, cl := serveSim(t, zvmsim.Options{DiskDir: filepath.Join(dir, "disks"), VSwitches: []string{"VSW1", "vsw2"}})
 	b, err := zvm.New(zvm.Config{SMAPI: cl, CP: sim.CP(), Disks: sim.CP(), ImageRepo: filepath.Join(dir, "images"), DiskPool: "ECKD:POOL1",
 		Host: api.HostInfo{ZCCUserID: sim.HostID()}})
 	if err != nil {

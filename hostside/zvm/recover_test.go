@@ -2,7 +2,6 @@ package zvm_test
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -30,19 +29,8 @@ type crashRig struct {
 func newCrashRig(t *testing.T) *crashRig {
 	t.Helper()
 	dir := t.TempDir()
-	sim, err := zvmsim.New(zvmsim.Options{DiskDir: filepath.Join(dir, "disks"), UserID: "ADMIN", Password: "s3cret",
-		Pools: []zvmsim.Pool{{Name: "POOL1", Type: "ECKD", Capacity: 2 << 30}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := sim.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	c := &crashRig{sim: sim, dir: dir, path: filepath.Join(dir, "state.db"),
-		cl: &smapi.Client{Addr: srv.Addr(), UserID: "ADMIN", Password: "s3cret", Backoff: time.Millisecond, Timeout: 10 * time.Second}}
+	sim, cl := serveSim(t, zvmsim.Options{DiskDir: filepath.Join(dir, "disks"), UserID: "ADMIN", Password: "s3cret"})
+	c := &crashRig{sim: sim, dir: dir, path: filepath.Join(dir, "state.db"), cl: cl}
 	t.Cleanup(func() {
 		if c.st != nil {
 			c.st.Close()
