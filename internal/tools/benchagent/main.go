@@ -150,22 +150,9 @@ func once(tool, agent string, n int, renameDelay time.Duration) (sample, error) 
 	} else {
 		cmd = exec.CommandContext(ctx, "bash", "-c", baseline, "baseline", env.Root)
 	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	// Started from a thread inside the guest network namespace, the child
-	// is the measured program itself (no nsenter/unshare/sh in between),
-	// so its rusage is its own. libudev's monitor works because /dev is
-	// devtmpfs here (see udev-feasibility.md).
-	busy0 := env.Kernel.BusyTime()
-	start := time.Now()
-	if err := env.RunInGuest(cmd.Start); err != nil {
-		return sample{}, err
-	}
-	err = cmd.Wait()
-	wall := time.Since(start)
-	kernel := env.Kernel.BusyTime() - busy0
+	out, wall, kernel, err := measure(env, cmd)
 	if err != nil {
-		return sample{}, fmt.Errorf("%v\n%s", err, out.String())
+		return sample{}, err
 	}
 	for _, x := range nics {
 		g, _ := env.Kernel.Group(x.BusID)
@@ -224,4 +211,27 @@ func median(s []sample) sample {
 		user:   time.Duration(pick(func(x sample) int64 { return int64(x.user) })),
 		maxRSS: pick(func(x sample) int64 { return x.maxRSS }),
 	}
+}
+
+// measure runs cmd in env's guest and returns its output, its wall time
+// and the emulated kernel's busy time meanwhile. Started from a thread
+// inside the guest network namespace, the child is the measured program
+// itself (no nsenter/unshare/sh in between), so its rusage is its own.
+// libudev's monitor works because /dev is devtmpfs here (see
+// udev-feasibility.md).
+func measure(env *zkerneltest.Env, cmd *exec.Cmd) (out *bytes.Buffer, wall, kernel time.Duration, err error) {
+	out = &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	busy0 := env.Kernel.BusyTime()
+	start := time.Now()
+	if err := env.RunInGuest(cmd.Start); err != nil {
+		return out, 0, 0, err
+	}
+	err = cmd.Wait()
+	wall = time.Since(start)
+	kernel = env.Kernel.BusyTime() - busy0
+	if err != nil {
+		return out, wall, kernel, fmt.Errorf("%v\n%s", err, out.String())
+	}
+	return out, wall, kernel, nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -120,18 +119,9 @@ func zvmOnce(agent string, n int, iso []byte) (sample, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, agent, "--root", env.Root, "activate")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	busy0 := env.Kernel.BusyTime()
-	start := time.Now()
-	if err := env.RunInGuest(cmd.Start); err != nil {
-		return sample{}, err
-	}
-	err = cmd.Wait()
-	wall := time.Since(start)
-	kernel := env.Kernel.BusyTime() - busy0
+	out, wall, kernel, err := measure(env, cmd)
 	if err != nil {
-		return sample{}, fmt.Errorf("%v\n%s", err, out.String())
+		return sample{}, err
 	}
 	if _, err := os.Stat(filepath.Join(env.Root, "var/lib/cloud/seed/config_drive/openstack/latest/meta_data.json")); err != nil {
 		return sample{}, fmt.Errorf("config drive not staged: %v\n%s", err, out.String())
