@@ -13,6 +13,10 @@ STATICCHECK_VERSION := v0.8.2
 TEST_TIMEOUT ?= 20m
 FUZZTIME     ?= 10s
 export GOFLAGS := -buildvcs=false
+# Tests and benchmarks find the fixture cache and the built programs here.
+export ZGUEST_CACHE_DIR   := $(CACHE_DIR)
+export ZGUEST_AGENT_S390X := $(BIN)/s390x/zguest-agent
+export ZGUEST_IMAGE_BIN   := $(BIN)/zguest-image
 
 # Debian packages. The halves add theirs in their .mk fragments.
 APT_PKGS := libudev-dev pkg-config gcc libc6-dev fuse3 iproute2 util-linux systemd file \

@@ -1,5 +1,4 @@
-// Package udev holds the udev rules zguest ships in images; this test
-// checks that they start the agent's template unit for qeth interfaces.
+// The rules must start the agent's template unit for qeth interfaces.
 package udev
 
 import (

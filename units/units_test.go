@@ -10,9 +10,6 @@ import (
 	"github.com/coreos/go-systemd/v22/unit"
 )
 
-// AgentPath is where images install the agent; the units run it from there.
-const AgentPath = "/usr/lib/zguest/zguest-agent"
-
 func load(t *testing.T, name string) map[string][]string {
 	t.Helper()
 	f, err := os.Open(name)

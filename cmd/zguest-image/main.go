@@ -1,12 +1,15 @@
-// Command zguest-image builds what zguest guests boot from: config drives
-// (ISO 9660 or vfat, label config-2) and qcow2 images.
+// Command zguest-image builds what zguest guests boot from: bootable s390x
+// guest images, config drives (ISO 9660 or vfat, label config-2) and qcow2
+// images.
 //
+//	zguest-image build [-o out] [--format qcow2|raw] image.yaml
 //	zguest-image configdrive (--from-json instance.json | --from-dir tree) -o drive.iso|drive.vfat
 //	zguest-image convert [--compress] [--compat 0.10|1.1] in out
 //	zguest-image inspect [--json] image
 //
 // Exit status: 0 success, 1 failure, 2 usage error, 3 invalid or corrupt
-// input.
+// input (spec, source, image), 4 the image cannot be made bootable (no
+// kernel or initrd, command line too long), 130 interrupted.
 package main
 
 import (
@@ -19,7 +22,10 @@ import (
 
 	"github.com/zguest/zguest/builder/configdrive"
 	"github.com/zguest/zguest/builder/fstree"
+	"github.com/zguest/zguest/builder/imagebuild"
+	"github.com/zguest/zguest/builder/imagespec"
 	"github.com/zguest/zguest/builder/qcow2"
+	"github.com/zguest/zguest/builder/zipl"
 )
 
 // Exit codes, in one place.
@@ -28,12 +34,15 @@ const (
 	exitFailure = 1
 	exitUsage   = 2
 	exitInvalid = 3
+	exitBoot    = 4
+	exitSignal  = 130
 )
 
 // errUsage marks command line mistakes.
 var errUsage = errors.New("usage error")
 
 const usage = `usage:
+  zguest-image build image.yaml -o guest.qcow2 [--format qcow2|raw] [--workdir dir] [-v] [--list-sysprep]
   zguest-image configdrive (--from-json instance.json | --from-dir tree) -o drive.iso|drive.vfat [options]
   zguest-image convert [--compress] [--compat 0.10|1.1] [-O raw|qcow2] in out
   zguest-image inspect [--json] image
@@ -56,6 +65,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	e := &env{stdout: stdout, stderr: stderr}
 	var err error
 	switch args[0] {
+	case "build":
+		err = e.build(args[1:])
 	case "configdrive":
 		err = e.configdrive(args[1:])
 	case "convert":
@@ -83,6 +94,12 @@ func exitCode(err error, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "zguest-image: %v\n", err)
 	switch {
+	case errors.Is(err, errInterrupted):
+		return exitSignal
+	case errors.Is(err, imagebuild.ErrBoot), errors.Is(err, zipl.ErrInvalid):
+		return exitBoot
+	case errors.Is(err, imagespec.ErrInvalid), errors.Is(err, imagebuild.ErrSource):
+		return exitInvalid
 	case errors.Is(err, configdrive.ErrInvalid), errors.Is(err, fstree.ErrInvalidPath),
 		errors.Is(err, qcow2.ErrCorrupt), errors.Is(err, qcow2.ErrUnsupported):
 		return exitInvalid

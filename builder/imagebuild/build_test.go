@@ -1,0 +1,365 @@
+package imagebuild
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/zguest/zguest/builder/imagespec"
+	"github.com/zguest/zguest/internal/testutil"
+)
+
+// fakeAgent is enough of an s390x ELF header for the build's check.
+func fakeAgent(t *testing.T, dir string) string {
+	b := make([]byte, 64)
+	copy(b, "\x7fELF\x02\x02\x01")
+	binary.BigEndian.PutUint16(b[18:], 22) // EM_S390
+	p := filepath.Join(dir, "zguest-agent")
+	if err := os.WriteFile(p, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// fakeKernelFile is a kernel image with the S390EP mark and a parameter
+// area, as the boot record needs.
+func fakeKernelFile(n int) []byte {
+	k := bytes.Repeat([]byte{0x07}, n)
+	copy(k[0x10008:], "S390EP")
+	binary.BigEndian.PutUint64(k[0x10430:], 4096)
+	clear(k[0x10480 : 0x10480+4096])
+	return k
+}
+
+// tree writes a small Debian-like root file system.
+func tree(t *testing.T, dir string) {
+	t.Helper()
+	files := map[string]string{
+		"etc/fstab":                                "# UNCONFIGURED FSTAB FOR BASE SYSTEM\n",
+		"etc/machine-id":                           "0123456789abcdef0123456789abcdef\n",
+		"etc/hostname":                             "buildhost\n",
+		"etc/ssh/ssh_host_ed25519_key":             "secret\n",
+		"var/lib/cloud/instance/boot":              "x\n",
+		"var/log/dpkg.log":                         "lots of lines\n",
+		"etc/udev/rules.d/70-persistent-net.rules": "SUBSYSTEM==\"net\"\n",
+		"boot/vmlinuz-6.1.0-50-s390x":              string(fakeKernelFile(300 << 10)),
+		"boot/initrd.img-6.1.0-50-s390x":           strings.Repeat("initrd", 50000),
+		"usr/bin/true":                             "#!/bin/sh\n",
+	}
+	for name, data := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for link, target := range map[string]string{"vmlinuz": "boot/vmlinuz-6.1.0-50-s390x", "initrd.img": "boot/initrd.img-6.1.0-50-s390x"} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Unix(1600000000, 0)
+	_ = filepath.Walk(dir, func(p string, _ os.FileInfo, _ error) error { return os.Chtimes(p, old, old) })
+}
+
+func writeSpec(t *testing.T, dir, body string) *imagespec.Spec {
+	t.Helper()
+	p := filepath.Join(dir, "image.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := imagespec.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func debugfs(t *testing.T, img string, off int64, cmd string) string {
+	t.Helper()
+	c := exec.Command("debugfs", "-R", cmd, img+"?offset="+itoa(off))
+	var stderr bytes.Buffer
+	c.Stderr = &stderr
+	out, err := c.Output()
+	if err != nil {
+		t.Fatalf("debugfs %s: %v\n%s", cmd, err, stderr.String())
+	}
+	if strings.Contains(stderr.String(), "File not found") {
+		return string(out) + "File not found"
+	}
+	return string(out)
+}
+
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }
+
+// TestBuildTree builds a raw kvm image from a directory twice and checks
+// the result with e2fsprogs: the agent, enabled units, udev rules,
+// cloud-init settings, fstab and zipl.conf are in; per-instance state is
+// out; the boot record is there; and the two builds are byte-identical.
+func TestBuildTree(t *testing.T) {
+	testutil.RequireTool(t, "mke2fs")
+	testutil.RequireTool(t, "debugfs")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "rootfs")
+	tree(t, src)
+	agent := fakeAgent(t, dir)
+	spec := writeSpec(t, dir, "source: rootfs\ntarget: kvm\nsize: 256MiB\nformat: raw\nagent: "+agent+
+		"\nkernel:\n  cmdline: console=ttysclp0\nfiles:\n  - dst: /etc/motd\n    content: hello\n")
+	var sums [2][32]byte
+	var res Result
+	for i := range sums {
+		out := filepath.Join(dir, "out"+strconv.Itoa(i)+".raw")
+		var err error
+		res, err = Build(context.Background(), spec, Options{Output: out, Epoch: 1700000000, WorkDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sums[i] = sha256.Sum256(b)
+		if i == 0 {
+			time.Sleep(1100 * time.Millisecond) // a different wall clock for the second build
+		}
+	}
+	if sums[0] != sums[1] {
+		t.Errorf("two builds with the same SOURCE_DATE_EPOCH differ")
+	}
+	img := filepath.Join(dir, "out0.raw")
+	b, _ := os.ReadFile(img)
+	if string(b[:4]) != "zIPL" || b[510] != 0x55 || b[0x1be+4] != 0x83 {
+		t.Errorf("block 0 lacks the zIPL record or the partition table")
+	}
+	if out, err := exec.Command("e2fsck", "-fn", img+"?offset=1048576").CombinedOutput(); err != nil {
+		// e2fsck does not take ?offset=: check a copy of the partition.
+		part := filepath.Join(dir, "part.ext4")
+		if err := os.WriteFile(part, b[1<<20:], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("e2fsck", "-fn", part).CombinedOutput(); err != nil {
+			t.Errorf("e2fsck: %v\n%s", err, out)
+		}
+		_ = out
+	}
+	cat := func(p string) string { return debugfs(t, img, 1<<20, "cat "+p) }
+	if got := cat("/etc/machine-id"); got != "uninitialized\n" {
+		t.Errorf("/etc/machine-id = %q", got)
+	}
+	if got := cat("/etc/hostname"); got != "" {
+		t.Errorf("/etc/hostname = %q, want empty", got)
+	}
+	for _, gone := range []string{"/etc/ssh/ssh_host_ed25519_key", "/var/lib/cloud/instance/boot", "/etc/udev/rules.d/70-persistent-net.rules"} {
+		if out := debugfs(t, img, 1<<20, "stat "+gone); !strings.Contains(out, "File not found") {
+			t.Errorf("%s is still in the image", gone)
+		}
+	}
+	if got := cat("/etc/fstab"); !strings.HasPrefix(got, "UUID="+res.UUID+" / ext4") || strings.Contains(got, "UNCONFIGURED") {
+		t.Errorf("/etc/fstab = %q", got)
+	}
+	if got := cat("/etc/cloud/cloud.cfg.d/90-zguest.cfg"); !strings.Contains(got, "datasource_list: [ ConfigDrive, None ]") || !strings.Contains(got, "dsmode: local") {
+		t.Errorf("cloud-init settings = %q", got)
+	}
+	if got := cat("/etc/zipl.conf"); !strings.Contains(got, "image=/vmlinuz") || !strings.Contains(got, "root=UUID="+res.UUID) {
+		t.Errorf("zipl.conf = %q", got)
+	}
+	if got := cat("/etc/motd"); got != "hello" {
+		t.Errorf("/etc/motd = %q", got)
+	}
+	if out := debugfs(t, img, 1<<20, "stat /usr/lib/zguest/zguest-agent"); !strings.Contains(out, "Mode:  0755") {
+		t.Errorf("agent not installed 0755:\n%s", out)
+	}
+	if out := debugfs(t, img, 1<<20, "stat /etc/systemd/system/sysinit.target.wants/zguest-activate.service"); !strings.Contains(out, "Type: symlink") {
+		t.Errorf("zguest-activate.service not enabled:\n%s", out)
+	}
+	if out := debugfs(t, img, 1<<20, "ls /usr/lib/udev/rules.d"); !strings.Contains(out, "81-zguest-qeth.rules") {
+		t.Errorf("udev rules missing: %s", out)
+	}
+	if out := debugfs(t, img, 1<<20, "stat /etc/fstab"); !strings.Contains(out, "ctime: 0x6553f100") {
+		t.Errorf("times not clamped to SOURCE_DATE_EPOCH:\n%s", out)
+	}
+	if res.Kernel != "/boot/vmlinuz-6.1.0-50-s390x" || !strings.HasPrefix(res.Cmdline, "root=UUID="+res.UUID+" console=ttysclp0") {
+		t.Errorf("kernel %s, cmdline %q", res.Kernel, res.Cmdline)
+	}
+}
+
+// TestBuildTarRefusesEscapes feeds tarballs that try to write outside the
+// staging tree; the build must refuse or confine them.
+func TestBuildTarRefusesEscapes(t *testing.T) {
+	outside := t.TempDir()
+	for _, tc := range []struct {
+		name    string
+		entries []tar.Header
+		want    string // error text, "" = builds confined
+	}{
+		{"dot-dot", []tar.Header{{Name: "../../escape", Typeflag: tar.TypeReg, Mode: 0o644}}, "climbs out"},
+		{"symlink then through it", []tar.Header{
+			{Name: "etc", Typeflag: tar.TypeSymlink, Linkname: outside},
+			{Name: "etc/passwd", Typeflag: tar.TypeReg, Mode: 0o644},
+		}, "etc/passwd"},
+		{"hard link to a host file", []tar.Header{{Name: "x", Typeflag: tar.TypeLink, Linkname: "/etc/passwd"}}, "hard link"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tb := filepath.Join(dir, "src.tar")
+			var buf bytes.Buffer
+			tw := tar.NewWriter(&buf)
+			for _, h := range tc.entries {
+				h := h
+				if err := tw.WriteHeader(&h); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tw.Close()
+			if err := os.WriteFile(tb, buf.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			stage := filepath.Join(dir, "root")
+			os.Mkdir(stage, 0o755)
+			st, err := newStager(stage)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			err = st.stageTar(context.Background(), tb)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one naming %q", err, tc.want)
+			}
+			if ents, _ := os.ReadDir(outside); len(ents) > 0 {
+				t.Fatalf("wrote outside the tree: %v", ents)
+			}
+		})
+	}
+}
+
+func TestSourceKind(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, b, 0o644)
+		return p
+	}
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	tw.WriteHeader(&tar.Header{Name: "a", Typeflag: tar.TypeReg})
+	tw.Close()
+	mbr := make([]byte, 1024)
+	mbr[510], mbr[511] = 0x55, 0xaa
+	for _, tc := range []struct {
+		path, want string
+	}{
+		{dir, "dir"},
+		{write("a.tar", tb.Bytes()), "tar"},
+		{write("a.tgz", []byte{0x1f, 0x8b, 8, 0}), "tar"},
+		{write("a.qcow2", []byte("QFI\xfb\x00\x00\x00\x03")), "qcow2"},
+		{write("a.raw", mbr), "raw"},
+	} {
+		if got, err := sourceKind(tc.path); got != tc.want || err != nil {
+			t.Errorf("%s: %q, %v; want %q", tc.path, got, err, tc.want)
+		}
+	}
+	if _, err := sourceKind(write("junk", []byte("hello"))); err == nil || !strings.Contains(err.Error(), "neither") {
+		t.Errorf("junk: %v", err)
+	}
+}
+
+func TestDefaultAgentMissing(t *testing.T) {
+	if _, err := DefaultAgent(); err == nil || !errors.Is(err, err) || !strings.Contains(err.Error(), "make build-s390x") {
+		t.Skipf("an agent exists next to the test binary: %v", err)
+	}
+}
+
+// TestBuildRootless builds as an unprivileged user from a tarball whose
+// files belong to root and other users and which holds a device node and
+// a setuid file: the owners, modes and node must reach the image through
+// debugfs. Run as root, it re-runs itself as nobody.
+func TestBuildRootless(t *testing.T) {
+	testutil.RequireTool(t, "mke2fs")
+	if os.Getenv("ZGUEST_ROOTLESS_DIR") == "" {
+		testutil.RequireRoot(t, "switching to an unprivileged user to test the rootless path")
+		dir, err := os.MkdirTemp("", "zguest-rootless-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		os.Chmod(dir, 0o777)
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		add := func(h tar.Header, body string) {
+			h.Size = int64(len(body))
+			h.ModTime = time.Unix(1600000000, 0)
+			if err := tw.WriteHeader(&h); err != nil {
+				t.Fatal(err)
+			}
+			tw.Write([]byte(body))
+		}
+		kernel := fakeKernelFile(300 << 10)
+		add(tar.Header{Name: "./", Typeflag: tar.TypeDir, Mode: 0o755}, "")
+		add(tar.Header{Name: "./boot/", Typeflag: tar.TypeDir, Mode: 0o755}, "")
+		add(tar.Header{Name: "./boot/vmlinuz-6.1.0-50-s390x", Typeflag: tar.TypeReg, Mode: 0o644}, string(kernel))
+		add(tar.Header{Name: "./boot/initrd.img-6.1.0-50-s390x", Typeflag: tar.TypeReg, Mode: 0o644}, strings.Repeat("i", 100000))
+		add(tar.Header{Name: "./usr/bin/", Typeflag: tar.TypeDir, Mode: 0o755}, "")
+		add(tar.Header{Name: "./usr/bin/su", Typeflag: tar.TypeReg, Mode: 0o4755}, "su")
+		add(tar.Header{Name: "./var/cache/man/", Typeflag: tar.TypeDir, Mode: 0o2755, Uid: 6, Gid: 12}, "")
+		add(tar.Header{Name: "./dev/", Typeflag: tar.TypeDir, Mode: 0o755}, "")
+		add(tar.Header{Name: "./dev/null", Typeflag: tar.TypeChar, Mode: 0o666, Devmajor: 1, Devminor: 3}, "")
+		add(tar.Header{Name: "./proc/", Typeflag: tar.TypeDir, Mode: 0o555}, "")
+		tw.Close()
+		os.WriteFile(filepath.Join(dir, "root.tar"), buf.Bytes(), 0o644)
+		fakeAgent(t, dir)
+		os.WriteFile(filepath.Join(dir, "image.yaml"), []byte("source: root.tar\ntarget: kvm\nsize: 256MiB\nformat: raw\nagent: zguest-agent\n"), 0o644)
+		self, err := os.ReadFile(os.Args[0]) // the go-build directory is root's only
+		if err != nil {
+			t.Fatal(err)
+		}
+		bin := filepath.Join(dir, "imagebuild.test")
+		os.WriteFile(bin, self, 0o755)
+		cmd := exec.Command(bin, "-test.run=^TestBuildRootless$", "-test.v")
+		cmd.Env = append(os.Environ(), "ZGUEST_ROOTLESS_DIR="+dir, "TMPDIR="+dir)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("build as nobody: %v\n%s", err, out)
+		}
+		img := filepath.Join(dir, "out.raw")
+		for _, c := range []struct{ path, want string }{
+			{"/usr/bin/su", "Mode:  04755"},
+			{"/usr/bin/su", "User:     0   Group:     0"},
+			{"/var/cache/man", "User:     6   Group:    12"},
+			{"/var/cache/man", "Mode:  02755"},
+			{"/dev/null", "Type: character special"},
+			{"/dev/null", "Device major/minor number: 01:03"},
+			{"/proc", "Mode:  0555"},
+			{"/usr/lib/zguest/zguest-agent", "User:     0   Group:     0"},
+		} {
+			if out := debugfs(t, img, 1<<20, "stat "+c.path); !strings.Contains(out, c.want) {
+				t.Errorf("%s: want %q in:\n%s", c.path, c.want, out)
+			}
+		}
+		return
+	}
+	dir := os.Getenv("ZGUEST_ROOTLESS_DIR")
+	if os.Geteuid() == 0 {
+		t.Fatal("the rootless half runs as root")
+	}
+	spec, err := imagespec.Load(filepath.Join(dir, "image.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Build(context.Background(), spec, Options{Output: filepath.Join(dir, "out.raw"), Epoch: 1700000000, WorkDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,378 @@
+// Package imagespec reads and validates the YAML spec of `zguest-image
+// build`. The format is documented in README.md next to this file; every
+// key there is a field here, and a test keeps the two in step.
+package imagespec
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// ErrInvalid marks a spec that cannot be built; the message names the
+// file, the line and the key.
+var ErrInvalid = errors.New("invalid image spec")
+
+// Targets a spec can name.
+var Targets = []string{"kvm", "zvm", "dpm"}
+
+// Spec is one image to build. Paths are absolute after Load.
+type Spec struct {
+	Source string `yaml:"source"` // directory, tarball, or raw/qcow2 image
+	Target string `yaml:"target"` // kvm, zvm or dpm
+	// Size is the disk's virtual size, e.g. "2GiB", "1500MiB".
+	Size   string `yaml:"size"`
+	Format string `yaml:"format"` // qcow2 or raw; default from the output name
+	// Compress deflates qcow2 clusters (as qemu-img convert -c).
+	Compress bool `yaml:"compress"`
+	// PartitionTable: "msdos" or "none"; default msdos for kvm and dpm,
+	// none for zvm (a minidisk holds one partition).
+	PartitionTable string     `yaml:"partition_table"`
+	Filesystem     Filesystem `yaml:"filesystem"`
+	Kernel         Kernel     `yaml:"kernel"`
+	// Bootloader: "zipl" (write the s390x boot record) or "none" (a
+	// direct-kernel-boot image; kernel and initrd are written next to it).
+	// Default zipl for kvm and dpm, none for zvm.
+	Bootloader string `yaml:"bootloader"`
+	// Agent is the s390x zguest-agent binary to install; default
+	// s390x/zguest-agent next to zguest-image (make build-s390x).
+	Agent     string    `yaml:"agent"`
+	Files     []File    `yaml:"files"`
+	CloudInit CloudInit `yaml:"cloud_init"`
+	Sysprep   Sysprep   `yaml:"sysprep"`
+
+	// Filled in by Load.
+	Dir       string `yaml:"-"` // the spec file's directory
+	SizeBytes int64  `yaml:"-"`
+	Raw       []byte `yaml:"-"` // the spec file's bytes (part of the build's identity)
+}
+
+// Filesystem is the root file system.
+type Filesystem struct {
+	Type  string `yaml:"type"`  // ext4 (the only one so far)
+	Label string `yaml:"label"` // default "root"
+	// UUID: a fixed UUID, or empty for one derived from the spec and
+	// SOURCE_DATE_EPOCH (random without SOURCE_DATE_EPOCH).
+	UUID string `yaml:"uuid"`
+}
+
+// Kernel says what the boot record loads.
+type Kernel struct {
+	// Image and Initrd are paths inside the tree; default: /vmlinuz and
+	// /initrd.img when they exist (Debian's symlinks), else the newest
+	// /boot/vmlinuz-* and its initrd.
+	Image  string `yaml:"image"`
+	Initrd string `yaml:"initrd"`
+	// Cmdline is the kernel command line; root=UUID=… is prepended unless
+	// it has a root= of its own.
+	Cmdline string `yaml:"cmdline"`
+}
+
+// File is an extra file copied into the image.
+type File struct {
+	Src     string `yaml:"src"`     // on the build host, relative to the spec
+	Dst     string `yaml:"dst"`     // absolute path in the image
+	Mode    string `yaml:"mode"`    // octal, default 0644 (0755 for directories)
+	Content string `yaml:"content"` // instead of src: the file's text
+}
+
+// CloudInit is what the build writes to /etc/cloud/cloud.cfg.d.
+type CloudInit struct {
+	// Disabled: do not write cloud-init settings (the image has none).
+	Disabled bool `yaml:"disabled"`
+	// Network: "enabled" (cloud-init renders network_data.json, default)
+	// or "disabled" (another tool configures the network).
+	Network string `yaml:"network"`
+	// Config is merged into the written file as extra top-level keys.
+	Config map[string]any `yaml:"config"`
+}
+
+// Sysprep switches clean-up operations on and off by name.
+type Sysprep struct {
+	Enable  []string `yaml:"enable"`
+	Disable []string `yaml:"disable"`
+}
+
+// Load reads and validates the spec at path.
+func Load(path string) (*Spec, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("image spec: %w", err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(b, abs)
+}
+
+// Parse validates spec text; path names it in errors and anchors relative
+// paths.
+func Parse(b []byte, path string) (*Spec, error) {
+	s := &Spec{Dir: filepath.Dir(path), Raw: b}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(s); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%w: %s is empty: it needs at least source: and target:", ErrInvalid, path)
+		}
+		return nil, fmt.Errorf("%w: %s: %s", ErrInvalid, path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	var node yaml.Node
+	_ = yaml.Unmarshal(b, &node)
+	v := &validator{path: path, node: &node}
+	s.validate(v)
+	if len(v.errs) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, strings.Join(v.errs, "\n  "))
+	}
+	return s, nil
+}
+
+type validator struct {
+	path string
+	node *yaml.Node
+	errs []string
+}
+
+// failf records an error at key (a dotted path like "kernel.cmdline").
+func (v *validator) failf(key, format string, a ...any) {
+	line := v.line(key)
+	where := v.path
+	if line > 0 {
+		where = fmt.Sprintf("%s:%d", v.path, line)
+	}
+	v.errs = append(v.errs, fmt.Sprintf("%s: %s: %s", where, key, fmt.Sprintf(format, a...)))
+}
+
+// line finds key's line in the document, 0 if absent.
+func (v *validator) line(key string) int {
+	n := v.node
+	if n == nil || len(n.Content) == 0 {
+		return 0
+	}
+	n = n.Content[0]
+	best := 0
+	for _, part := range strings.Split(key, ".") {
+		idx := -1
+		if i := strings.IndexByte(part, '['); i >= 0 {
+			idx, _ = strconv.Atoi(strings.TrimSuffix(part[i+1:], "]"))
+			part = part[:i]
+		}
+		found := false
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == part {
+					best = n.Content[i].Line
+					n = n.Content[i+1]
+					found = true
+					break
+				}
+			}
+		}
+		if !found {
+			return best
+		}
+		if idx >= 0 && n.Kind == yaml.SequenceNode && idx < len(n.Content) {
+			n = n.Content[idx]
+			best = n.Line
+		}
+	}
+	return best
+}
+
+var (
+	uuidRE  = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	labelRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,16}$`)
+	sizeRE  = regexp.MustCompile(`^([0-9]+)\s*(B|KiB|MiB|GiB|TiB|K|M|G|T)?$`)
+)
+
+// MinSize and MaxSize bound the disk size.
+const (
+	MinSize = 64 << 20
+	MaxSize = 16 << 40
+)
+
+func (s *Spec) validate(v *validator) {
+	if s.Source == "" {
+		v.failf("source", "missing: name a root file system (directory, .tar[.gz|.zst] or a raw/qcow2 image)")
+	} else {
+		s.Source = s.abs(s.Source)
+		if _, err := os.Stat(s.Source); err != nil {
+			v.failf("source", "%v", err)
+		}
+	}
+	switch {
+	case s.Target == "":
+		v.failf("target", "missing: one of %s", strings.Join(Targets, ", "))
+	case !slices.Contains(Targets, s.Target):
+		v.failf("target", "%q is not one of %s", s.Target, strings.Join(Targets, ", "))
+	}
+	if s.Size == "" {
+		v.failf("size", `missing: the disk size, e.g. "2GiB"`)
+	} else if n, err := ParseSize(s.Size); err != nil {
+		v.failf("size", "%v", err)
+	} else if n < MinSize || n > MaxSize {
+		v.failf("size", "%s is outside %d MiB .. %d TiB", s.Size, MinSize>>20, MaxSize>>40)
+	} else {
+		s.SizeBytes = n
+	}
+	switch s.Format {
+	case "", "qcow2", "raw":
+	default:
+		v.failf("format", "%q: want qcow2 or raw", s.Format)
+	}
+	if s.Compress && s.Format == "raw" {
+		v.failf("compress", "only qcow2 images can be compressed")
+	}
+	switch s.PartitionTable {
+	case "":
+		s.PartitionTable = "msdos"
+		if s.Target == "zvm" {
+			s.PartitionTable = "none"
+		}
+	case "msdos", "none":
+	default:
+		v.failf("partition_table", "%q: want msdos or none", s.PartitionTable)
+	}
+	switch s.Filesystem.Type {
+	case "":
+		s.Filesystem.Type = "ext4"
+	case "ext4":
+	default:
+		v.failf("filesystem.type", "%q: only ext4 is supported", s.Filesystem.Type)
+	}
+	if s.Filesystem.Label == "" {
+		s.Filesystem.Label = "root"
+	} else if !labelRE.MatchString(s.Filesystem.Label) {
+		v.failf("filesystem.label", "%q: 1-16 characters of A-Z a-z 0-9 _ . -", s.Filesystem.Label)
+	}
+	if s.Filesystem.UUID != "" && !uuidRE.MatchString(s.Filesystem.UUID) {
+		v.failf("filesystem.uuid", "%q is not a lower-case UUID like 0d9b4e5a-7c1e-4f0e-9a51-3c8d2e6f1a20", s.Filesystem.UUID)
+	}
+	switch s.Bootloader {
+	case "":
+		s.Bootloader = "zipl"
+		if s.Target == "zvm" {
+			s.Bootloader = "none"
+		}
+	case "zipl", "none":
+	default:
+		v.failf("bootloader", "%q: want zipl or none", s.Bootloader)
+	}
+	if s.Bootloader == "zipl" && s.Target == "zvm" {
+		v.failf("bootloader", "zipl for a z/VM minidisk (ECKD/FBA) must run against the minidisk itself; use bootloader: none and run zipl in the guest, or target kvm/dpm")
+	}
+	if s.Bootloader == "zipl" && s.PartitionTable == "none" {
+		v.failf("bootloader", "the SCSI boot record shares block 0 with the partition table and needs the room before the first partition: use partition_table: msdos")
+	}
+	for _, p := range []struct{ key, val string }{{"kernel.image", s.Kernel.Image}, {"kernel.initrd", s.Kernel.Initrd}} {
+		if p.val != "" && !strings.HasPrefix(p.val, "/") {
+			v.failf(p.key, "%q: want an absolute path inside the image, like /boot/vmlinuz-6.1.0-28-s390x", p.val)
+		}
+	}
+	if strings.ContainsAny(s.Kernel.Cmdline, "\n\x00") {
+		v.failf("kernel.cmdline", "contains a newline or NUL byte")
+	}
+	if len(s.Kernel.Cmdline) > 4000 {
+		v.failf("kernel.cmdline", "is %d bytes; s390x kernels take at most 4095 (older ones 895)", len(s.Kernel.Cmdline))
+	}
+	if s.Agent != "" {
+		s.Agent = s.abs(s.Agent)
+		if st, err := os.Stat(s.Agent); err != nil {
+			v.failf("agent", "%v", err)
+		} else if !st.Mode().IsRegular() {
+			v.failf("agent", "%s is not a regular file", s.Agent)
+		}
+	}
+	for i := range s.Files {
+		f := &s.Files[i]
+		key := fmt.Sprintf("files[%d]", i)
+		if (f.Src == "") == (f.Content == "") {
+			v.failf(key, "give exactly one of src: or content:")
+		}
+		if f.Src != "" {
+			f.Src = s.abs(f.Src)
+			if st, err := os.Stat(f.Src); err != nil {
+				v.failf(key+".src", "%v", err)
+			} else if !st.Mode().IsRegular() {
+				v.failf(key+".src", "%s is not a regular file", f.Src)
+			}
+		}
+		if !strings.HasPrefix(f.Dst, "/") || filepath.Clean(f.Dst) != f.Dst || f.Dst == "/" {
+			v.failf(key+".dst", "%q: want a clean absolute path of a file in the image, like /etc/motd", f.Dst)
+		}
+		if f.Mode != "" {
+			if m, err := strconv.ParseUint(f.Mode, 8, 32); err != nil || m > 0o7777 {
+				v.failf(key+".mode", "%q: want an octal mode like \"0644\"", f.Mode)
+			}
+		}
+	}
+	switch s.CloudInit.Network {
+	case "":
+		s.CloudInit.Network = "enabled"
+	case "enabled", "disabled":
+	default:
+		v.failf("cloud_init.network", "%q: want enabled or disabled", s.CloudInit.Network)
+	}
+	for k := range s.CloudInit.Config {
+		if k == "datasource_list" || k == "datasource" {
+			v.failf("cloud_init.config", "%s is set by zguest-image for the target (ConfigDrive, dsmode local); remove it", k)
+		}
+	}
+}
+
+// ModeOr returns the file's mode, with def when unset.
+func (f File) ModeOr(def os.FileMode) os.FileMode {
+	if f.Mode == "" {
+		return def
+	}
+	m, _ := strconv.ParseUint(f.Mode, 8, 32)
+	return os.FileMode(m).Perm() | modeBits(m)
+}
+
+func modeBits(m uint64) os.FileMode {
+	var out os.FileMode
+	if m&0o4000 != 0 {
+		out |= os.ModeSetuid
+	}
+	if m&0o2000 != 0 {
+		out |= os.ModeSetgid
+	}
+	if m&0o1000 != 0 {
+		out |= os.ModeSticky
+	}
+	return out
+}
+
+func (s *Spec) abs(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(s.Dir, p)
+}
+
+// ParseSize reads sizes like "2GiB", "512M" or "1073741824".
+func ParseSize(v string) (int64, error) {
+	m := sizeRE.FindStringSubmatch(strings.TrimSpace(v))
+	if m == nil {
+		return 0, fmt.Errorf("%q: want a size like 2GiB, 1500MiB or a number of bytes", v)
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q: %w", v, err)
+	}
+	shift := map[string]uint{"": 0, "B": 0, "K": 10, "KiB": 10, "M": 20, "MiB": 20, "G": 30, "GiB": 30, "T": 40, "TiB": 40}[m[2]]
+	if n > (1<<62)>>shift {
+		return 0, fmt.Errorf("%q is too large", v)
+	}
+	return n << shift, nil
+}

@@ -1,0 +1,116 @@
+package imagespec
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "rootfs"), 0o755)
+	os.WriteFile(filepath.Join(dir, "agent"), []byte("x"), 0o755)
+	p := filepath.Join(dir, "image.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		target, table, boot string
+	}{{"kvm", "msdos", "zipl"}, {"dpm", "msdos", "zipl"}, {"zvm", "none", "none"}} {
+		s, err := Load(write(t, "source: rootfs\ntarget: "+tc.target+"\nsize: 2GiB\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.PartitionTable != tc.table || s.Bootloader != tc.boot || s.SizeBytes != 2<<30 ||
+			s.Filesystem.Type != "ext4" || s.Filesystem.Label != "root" || s.CloudInit.Network != "enabled" {
+			t.Errorf("%s: %+v", tc.target, s)
+		}
+		if !filepath.IsAbs(s.Source) {
+			t.Errorf("source not made absolute: %s", s.Source)
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, want string
+	}{
+		{"empty", "", "is empty"},
+		{"unknown key", "source: rootfs\ntarget: kvm\nsize: 2GiB\nkernal:\n  cmdline: x\n", "line 4: field kernal not found"},
+		{"missing all", "format: raw\n", "source: missing"},
+		{"bad target", "source: rootfs\ntarget: lpar\nsize: 2GiB\n", `:2: target: "lpar" is not one of kvm, zvm, dpm`},
+		{"bad size", "source: rootfs\ntarget: kvm\nsize: big\n", `:3: size: "big": want a size`},
+		{"tiny", "source: rootfs\ntarget: kvm\nsize: 1MiB\n", "outside 64 MiB"},
+		{"no source", "source: nothere\ntarget: kvm\nsize: 2GiB\n", "no such file"},
+		{"zipl on zvm", "source: rootfs\ntarget: zvm\nsize: 2GiB\nbootloader: zipl\n", "must run against the minidisk"},
+		{"zipl without table", "source: rootfs\ntarget: kvm\nsize: 2GiB\npartition_table: none\n", "use partition_table: msdos"},
+		{"relative kernel", "source: rootfs\ntarget: kvm\nsize: 2GiB\nkernel:\n  image: boot/vmlinuz\n", ":5: kernel.image"},
+		{"files both", "source: rootfs\ntarget: kvm\nsize: 2GiB\nfiles:\n  - dst: /etc/a\n    src: agent\n    content: x\n", ":5: files[0]: give exactly one"},
+		{"files dst", "source: rootfs\ntarget: kvm\nsize: 2GiB\nfiles:\n  - dst: etc/../a\n    content: x\n", "files[0].dst"},
+		{"files mode", "source: rootfs\ntarget: kvm\nsize: 2GiB\nfiles:\n  - dst: /a\n    content: x\n    mode: \"999\"\n", "files[0].mode"},
+		{"uuid", "source: rootfs\ntarget: kvm\nsize: 2GiB\nfilesystem:\n  uuid: ABC\n", "filesystem.uuid"},
+		{"datasource", "source: rootfs\ntarget: kvm\nsize: 2GiB\ncloud_init:\n  config:\n    datasource_list: [NoCloud]\n", "set by zguest-image"},
+		{"compress raw", "source: rootfs\ntarget: kvm\nsize: 2GiB\nformat: raw\ncompress: true\n", "only qcow2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(write(t, tc.body))
+			if !errors.Is(err, ErrInvalid) && tc.name != "no source" {
+				t.Fatalf("err = %v, want ErrInvalid", err)
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestREADMEKeys keeps README.md's example in step with the Spec fields.
+func TestREADMEKeys(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindSubmatch(b)
+	if m == nil {
+		t.Fatal("README.md has no yaml example")
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(m[1], &doc); err != nil {
+		t.Fatal(err)
+	}
+	// Every key of the example must decode strictly into a Spec.
+	dec := yaml.NewDecoder(strings.NewReader(string(m[1])))
+	dec.KnownFields(true)
+	var s Spec
+	if err := dec.Decode(&s); err != nil {
+		t.Fatalf("README example has a key Spec does not: %v", err)
+	}
+	for _, k := range []string{"source", "target", "size", "format", "compress", "partition_table", "filesystem",
+		"bootloader", "kernel", "agent", "files", "cloud_init", "sysprep"} {
+		if _, ok := doc[k]; !ok {
+			t.Errorf("README example lacks %s:", k)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("source: /\ntarget: kvm\nsize: 2GiB\n"))
+	f.Add([]byte("files:\n  - dst: /a\n    content: x\n"))
+	f.Add([]byte("kernel: [1, 2]\nsize: 99999999999999999999T\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := Parse(b, "/spec.yaml")
+		if err == nil && (s.Target == "" || s.SizeBytes == 0) {
+			t.Fatalf("accepted a spec without target or size: %q", b)
+		}
+	})
+}
