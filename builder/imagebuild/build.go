@@ -519,14 +519,17 @@ func writeBootRecord(disk *os.File, fsOff int64, stage string, bf bootFiles, cmd
 		var out []zipl.Extent
 		var next uint64
 		for _, e := range f.Extents {
-			if e.Logical != next {
-				return nil, 0, fmt.Errorf("%s has a hole at block %d: cannot boot from it", path, next)
+			if e.Logical > next { // a hole: mke2fs -d stores zero blocks as holes
+				out = append(out, zipl.Extent{Block: 0, Count: (e.Logical - next) * per})
 			}
 			if e.Uninit {
 				return nil, 0, fmt.Errorf("%s has an unwritten (preallocated) extent at block %d: cannot boot from it", path, e.Logical)
 			}
 			out = append(out, zipl.Extent{Block: uint64(fsOff)/sectorSize + e.Physical*per, Count: uint64(e.Len) * per})
-			next += uint64(e.Len)
+			next = e.Logical + uint64(e.Len)
+		}
+		if end := (uint64(f.Size) + uint64(f.BlockSize) - 1) / uint64(f.BlockSize); end > next {
+			out = append(out, zipl.Extent{Block: 0, Count: (end - next) * per})
 		}
 		return out, f.Size, nil
 	}

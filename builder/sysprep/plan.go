@@ -2,6 +2,7 @@ package sysprep
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -373,7 +374,11 @@ func (p *Plan) Apply(log *slog.Logger) (Report, error) {
 	}
 	r := report(p.Ops, p.Actions, p.Skipped)
 	for _, o := range r.Ops {
-		log.Info("sysprep: operation", "op", o.Name, "removed", len(o.Removed), "entries_removed", o.EntriesRemoved,
+		level := slog.LevelInfo
+		if o.Changes() == 0 && len(o.Skipped) == 0 {
+			level = slog.LevelDebug // nothing to say
+		}
+		log.Log(context.Background(), level, "sysprep: operation", "op", o.Name, "removed", len(o.Removed), "entries_removed", o.EntriesRemoved,
 			"truncated", len(o.Truncated), "rewritten", len(o.Rewritten), "skipped", len(o.Skipped))
 	}
 	return r, nil

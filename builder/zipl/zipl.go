@@ -72,10 +72,16 @@ const (
 )
 
 // Extent is a run of device blocks holding consecutive bytes of a file.
+// Block 0 stands for a hole: blocks of zeros (file systems store runs of
+// zeros as holes; the boot map points them at zeroed blocks of its own).
 type Extent struct {
-	Block uint64 // first device block, counted from the start of the disk
+	Block uint64 // first device block, counted from the start of the disk; 0: zeros
 	Count uint64 // number of device blocks
 }
+
+// zeroRun is how many zeroed blocks the boot map keeps for holes; longer
+// holes take several pointers to the same blocks.
+const zeroRun = 64
 
 // Program is what one boot entry loads.
 type Program struct {
@@ -191,6 +197,12 @@ func Write(dev io.ReaderAt, w io.WriterAt, blockSize int, gapStart, gapEnd uint6
 	}
 	lay.ProgramTable, _ = alloc(1)
 	lay.ComponentTable, _ = alloc(1)
+	var zeros uint64
+	if hasHole(p.Kernel) || hasHole(p.Initrd) {
+		if zeros, err = alloc(zeroRun); err != nil {
+			return lay, err
+		}
+	}
 	parmBlock, err := alloc(parmLen / bs)
 	if err != nil {
 		return lay, err
@@ -213,7 +225,7 @@ func Write(dev io.ReaderAt, w io.WriterAt, blockSize int, gapStart, gapEnd uint6
 	comp[4] = compHeaderIPL
 	off := 32
 	for _, s := range segs {
-		ptrs := pointers(s.extents, blockSize)
+		ptrs := pointers(s.extents, blockSize, zeros)
 		nblocks := (uint64(len(ptrs)) + uint64(perBlock)) / uint64(perBlock) // room for the terminator
 		first, err := alloc(nblocks)
 		if err != nil {
@@ -249,6 +261,9 @@ func Write(dev io.ReaderAt, w io.WriterAt, blockSize int, gapStart, gapEnd uint6
 	putPtr(pt[32:], lay.ComponentTable, blockSize, 1) // loadparm 1: the same
 	writes = append(writes, blockWrite{lay.ProgramTable, pt})
 	writes = append(writes, blockWrite{parmBlock, parm})
+	if zeros != 0 {
+		writes = append(writes, blockWrite{zeros, make([]byte, zeroRun*bs)})
+	}
 
 	mbr := make([]byte, bs)
 	if _, err := dev.ReadAt(mbr, 0); err != nil && !errors.Is(err, io.EOF) {
@@ -282,34 +297,49 @@ func putPtr(b []byte, block uint64, blockSize int, count uint64) {
 	clear(b[12:16])
 }
 
-// pointers splits extents into block pointers of at most maxRun blocks.
-func pointers(ext []Extent, blockSize int) [][]byte {
+// pointers splits extents into block pointers of at most maxRun blocks;
+// holes point at the zeroed blocks.
+func pointers(ext []Extent, blockSize int, zeros uint64) [][]byte {
 	var out [][]byte
 	for _, e := range ext {
 		for b, n := e.Block, e.Count; n > 0; {
 			c := min(n, maxRun)
+			from := b
+			if e.Block == 0 {
+				c = min(n, zeroRun)
+				from = zeros
+			} else {
+				b += c
+			}
 			p := make([]byte, ptrSize)
-			putPtr(p, b, blockSize, c)
+			putPtr(p, from, blockSize, c)
 			out = append(out, p)
-			b += c
 			n -= c
 		}
 	}
 	return out
 }
 
-// covers checks that extents hold at least size bytes and none starts at
-// block 0 (a zero block number ends a pointer list).
+func hasHole(ext []Extent) bool {
+	for _, e := range ext {
+		if e.Block == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// covers checks that extents (holes included) cover size bytes.
 func covers(ext []Extent, size int64, bs uint64, what string) error {
 	var n uint64
 	for _, e := range ext {
-		if e.Block == 0 || e.Count == 0 {
-			return invalid("%s: extent at block %d of %d blocks", what, e.Block, e.Count)
+		if e.Count == 0 {
+			return invalid("%s: empty extent at block %d", what, e.Block)
 		}
 		n += e.Count
 	}
 	if n*bs < uint64(size) {
-		return invalid("%s: its blocks hold %d bytes, the file has %d (sparse file?)", what, n*bs, size)
+		return invalid("%s: its extents cover %d bytes, the file has %d", what, n*bs, size)
 	}
 	return nil
 }
@@ -329,7 +359,11 @@ func skip(ext []Extent, n uint64, size int64, bs uint64, what string) ([]Extent,
 			n -= e.Count
 			continue
 		}
-		out = append(out, Extent{e.Block + n, e.Count - n})
+		b := e.Block
+		if b != 0 {
+			b += n
+		}
+		out = append(out, Extent{b, e.Count - n})
 		n = 0
 	}
 	return trim(out, roundUp(uint64(size), bs)/bs-imageLoadAddr/bs), nil
