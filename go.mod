@@ -16,3 +16,8 @@ require (
 require github.com/klauspost/compress v1.18.5
 
 require gopkg.in/yaml.v3 v3.0.1
+
+require (
+	github.com/digitalocean/go-libvirt v0.0.0-20260217163227-273eaa321819
+	golang.org/x/crypto v0.48.0 // indirect
+)

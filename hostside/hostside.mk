@@ -20,3 +20,14 @@ BENCH_TARGETS += bench-dpm
 bench-dpm: ## the DPM backend on the in-process HMC simulator: 4-NIC spawn latency at 0 and 50 ms, HMC requests per spawn, 20 concurrent vs 2 sequential
 	@echo "== DPM backend (in-process) on the HMC simulator (in-process, HTTPS): nova's spawn of a 4-NIC partition"
 	$(GO) run ./internal/tools/benchdpm -inventory testdata/hmc/dpm-z14.yaml
+
+# The kvm backend's real-libvirt tests and benchmark: libvirtd with the QEMU
+# driver, qemu-system-s390x (qemu-system-misc) and qemu-img. The tests start
+# libvirtd themselves (internal/libvirttest): no systemd needed.
+APT_PKGS += libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-misc qemu-utils
+
+BENCH_TARGETS += bench-kvm
+
+.PHONY: bench-kvm
+bench-kvm: build build-s390x ## kvm backend on a real libvirtd: create -> first console line and -> cloud-init finished, the daemon's share
+	$(GO) run ./internal/tools/benchkvm -hostd $(BIN)/zguest-hostd

@@ -170,6 +170,16 @@ func Build(ctx context.Context, s *imagespec.Spec, o Options) (res Result, err e
 	}
 	res.Kernel, res.Initrd = bf.Image, bf.Initrd
 	res.Cmdline = cmdline(s, res.UUID)
+	if s.Target == "dpm" {
+		kind, err := c.fcpIPL(bf.Initrd)
+		if err != nil {
+			return res, fmt.Errorf("%w: %w", ErrBoot, err)
+		}
+		log.Info("FCP boot from the IPL device", "initramfs", kind, "initrd", bf.Initrd)
+		if !strings.Contains(" "+res.Cmdline+" ", " rd.zfcp=ipldev ") {
+			res.Cmdline += " rd.zfcp=ipldev"
+		}
+	}
 	if err := c.ziplConf(bf.ImageLink, bf.InitrdLink, res.Cmdline); err != nil {
 		return res, err
 	}

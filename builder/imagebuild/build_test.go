@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/zguest/zguest/builder/imagespec"
+	"github.com/zguest/zguest/builder/initrd"
 	"github.com/zguest/zguest/internal/testutil"
 )
 
@@ -361,5 +362,57 @@ func TestBuildRootless(t *testing.T) {
 	}
 	if _, err := Build(context.Background(), spec, Options{Output: filepath.Join(dir, "out.raw"), Epoch: 1700000000, WorkDir: dir}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBuildDPM builds for dpm: the initramfs gets rd.zfcp=ipldev support
+// appended, the guest keeps it for later update-initramfs runs, and the
+// command line asks for it.
+func TestBuildDPM(t *testing.T) {
+	testutil.RequireTool(t, "mke2fs")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "rootfs")
+	tree(t, src)
+	const reg, dirMode = 0o100644, 0o040755
+	rd, err := initrd.GzipArchive([]initrd.File{
+		{Name: "conf", Mode: dirMode}, {Name: "conf/initramfs.conf", Mode: reg, Data: []byte("MODULES=most\n")},
+		{Name: "init", Mode: 0o100755, Data: []byte("#!/bin/sh\n")},
+		{Name: "scripts", Mode: dirMode}, {Name: "scripts/local-top", Mode: dirMode},
+		{Name: "scripts/local-top/ORDER", Mode: reg, Data: []byte("/scripts/local-top/lvm2 \"$@\"\n[ -e /conf/param.conf ] && . /conf/param.conf\n")},
+		{Name: "lib/modules/6.1.0-50-s390x/kernel/drivers/s390/scsi/zfcp.ko", Mode: reg, Data: []byte("ko")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "boot/initrd.img-6.1.0-50-s390x"), rd, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec := writeSpec(t, dir, "source: rootfs\ntarget: dpm\nsize: 256MiB\nformat: raw\nagent: "+fakeAgent(t, dir)+"\n")
+	out := filepath.Join(dir, "dpm.raw")
+	res, err := Build(context.Background(), spec, Options{Output: out, Epoch: 1700000000, WorkDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(res.Cmdline, " rd.zfcp=ipldev") {
+		t.Errorf("cmdline %q lacks rd.zfcp=ipldev", res.Cmdline)
+	}
+	got := debugfs(t, out, 1<<20, "cat /boot/initrd.img-6.1.0-50-s390x")
+	ents, err := initrd.List([]byte(got))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order string
+	for _, e := range initrd.Merged(ents) {
+		if e.Name == "scripts/local-top/ORDER" {
+			order = string(e.Data)
+		}
+	}
+	if !strings.Contains(order, "/scripts/local-top/lvm2") || !strings.Contains(order, "zguest_zfcp_ipldev") {
+		t.Errorf("merged ORDER = %q", order)
+	}
+	for p := range initrd.GuestFiles(initrd.KindInitramfsTools) {
+		if out := debugfs(t, out, 1<<20, "stat "+p); !strings.Contains(out, "Mode:  0755") {
+			t.Errorf("%s not installed 0755: %s", p, out)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/zguest/zguest/builder/imagespec"
+	"github.com/zguest/zguest/builder/initrd"
 	"github.com/zguest/zguest/udev"
 	"github.com/zguest/zguest/units"
 )
@@ -400,3 +401,41 @@ func versionLess(a, b string) bool {
 }
 
 func notDigit(r rune) bool { return r < '0' || r > '9' }
+
+// fcpIPL makes the initramfs bring the FCP device and LUN the partition
+// IPLed from online (rd.zfcp=ipldev, which DPM images need: the LUN is
+// known only at boot). The guest's initramfs is not regenerated (that
+// would mean running its tools under qemu-user): a small archive is
+// appended to it, which the kernel unpacks over the original; the same
+// support is installed into the tree so that the guest's own
+// update-initramfs or dracut keeps it (builder/initrd).
+func (c *customizer) fcpIPL(initrdPath string) (string, error) {
+	name := strings.TrimPrefix(initrdPath, "/")
+	data, err := c.root.ReadFile(name)
+	if err != nil {
+		return "", fmt.Errorf("initrd %s: %w", initrdPath, err)
+	}
+	overlay, kind, err := initrd.ZFCPIPLDev(data)
+	if err != nil {
+		return "", fmt.Errorf("adding rd.zfcp=ipldev support to %s: %w", initrdPath, err)
+	}
+	st, err := c.root.Stat(name)
+	if err != nil {
+		return "", err
+	}
+	if err := c.writeFile(name, append(data, overlay...), st.Mode().Perm(), "rd.zfcp=ipldev support appended"); err != nil {
+		return "", err
+	}
+	files := initrd.GuestFiles(kind)
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		if err := c.writeFile(strings.TrimPrefix(p, "/"), files[p], initrd.GuestFileMode, "rd.zfcp=ipldev support"); err != nil {
+			return "", err
+		}
+	}
+	return kind, nil
+}

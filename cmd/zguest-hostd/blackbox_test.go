@@ -109,9 +109,9 @@ func TestBinaryRefusals(t *testing.T) {
 	bin := build(t)
 	dir := t.TempDir()
 	for cfg, want := range map[string]string{
-		`{"listen":"0.0.0.0:8080","backend":"fake"}`: `set \"tls_cert\" and \"tls_key\" and \"auth\": \"token\"`,
-		`{"listen":"127.0.0.1:0","backend":"kvm"}`:   `\"backend\" \"kvm\" is not one of: `,
-		`{"listen":"127.0.0.1:0"}`:                   `\"backend\" is not set`,
+		`{"listen":"0.0.0.0:8080","backend":"fake"}`:  `set \"tls_cert\" and \"tls_key\" and \"auth\": \"token\"`,
+		`{"listen":"127.0.0.1:0","backend":"hyperv"}`: `\"backend\" \"hyperv\" is not one of: `,
+		`{"listen":"127.0.0.1:0"}`:                    `\"backend\" is not set`,
 	} {
 		p := filepath.Join(dir, "c.json")
 		os.WriteFile(p, []byte(cfg), 0o600)
