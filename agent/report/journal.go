@@ -6,6 +6,7 @@ package report
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -111,4 +112,66 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// WithConsole makes a journal logger also write each record as one plain
+// line ("zguest-agent: msg key=value ...") to console: the native journal
+// protocol bypasses the unit's StandardOutput=journal+console, and an
+// operator watching the console at boot wants to see what the agent found.
+// A logger that already writes text to stderr is returned as it is (the
+// unit copies stderr to the console).
+func WithConsole(l *slog.Logger, console io.Writer, level slog.Level) *slog.Logger {
+	if _, ok := l.Handler().(*JournalHandler); !ok {
+		return l
+	}
+	text := slog.NewTextHandler(&prefixWriter{w: console, prefix: "zguest-agent: "}, &slog.HandlerOptions{Level: level,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && (a.Key == slog.TimeKey || a.Key == slog.LevelKey && a.Value.Any().(slog.Level) == slog.LevelInfo) {
+				return slog.Attr{}
+			}
+			return a
+		}})
+	return slog.New(tee{l.Handler(), text})
+}
+
+// tee sends every record to two handlers.
+type tee [2]slog.Handler
+
+func (t tee) Enabled(ctx context.Context, l slog.Level) bool {
+	return t[0].Enabled(ctx, l) || t[1].Enabled(ctx, l)
+}
+
+func (t tee) Handle(ctx context.Context, r slog.Record) error {
+	var err error
+	for _, h := range t {
+		if h.Enabled(ctx, r.Level) {
+			if e := h.Handle(ctx, r.Clone()); e != nil && err == nil {
+				err = e
+			}
+		}
+	}
+	return err
+}
+
+func (t tee) WithAttrs(as []slog.Attr) slog.Handler {
+	return tee{t[0].WithAttrs(as), t[1].WithAttrs(as)}
+}
+
+func (t tee) WithGroup(n string) slog.Handler { return tee{t[0].WithGroup(n), t[1].WithGroup(n)} }
+
+// prefixWriter writes each (single-line) record with a prefix, in one
+// write so that lines from NICs handled in parallel do not interleave.
+type prefixWriter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	prefix string
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, err := p.w.Write(append([]byte(p.prefix), b...)); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }

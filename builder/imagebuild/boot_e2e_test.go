@@ -88,7 +88,9 @@ echo ` + marker + `
 	logFile := filepath.Join(dir, "console.log")
 	start := time.Now()
 	con, err := imagefixture.BootQEMU(t, args, logFile, 12*time.Minute, func(lines []imagefixture.Line) bool {
-		return imagefixture.Index(lines, marker) >= 0
+		// The user script runs in cloud-init's final stage; its
+		// "finished" line comes after.
+		return imagefixture.Index(lines, marker) >= 0 && imagefixture.Index(lines, "Datasource DataSource") >= 0
 	})
 	lines := con.Lines()
 	if err != nil {
@@ -147,5 +149,18 @@ echo ` + marker + `
 	}
 	if t.Failed() {
 		t.Logf("console (%s), last lines:\n%s", logFile, imagefixture.Tail(lines, 120))
+		return
 	}
+	// What the test saw, for the record.
+	var seen []imagefixture.Line
+	for _, l := range lines {
+		for _, k := range []string{"Using SCSI scheme", "Kernel command line", "zguest-agent:", "zguest-activate", "running 'init-local'",
+			"Datasource DataSource", "ZGUEST-FACT", marker} {
+			if strings.Contains(l.Text, k) {
+				seen = append(seen, l)
+				break
+			}
+		}
+	}
+	t.Logf("console lines checked:\n%s", imagefixture.Tail(seen, 40))
 }

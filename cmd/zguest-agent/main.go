@@ -108,6 +108,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	devWait := g.Duration("device-timeout", 10*time.Second, "give up on a NIC whose subchannels are not present and bound after this long")
 	level := g.String("log-level", "info", "debug, info, warn or error")
 	cpuprofile := g.String("cpuprofile", "", "write a Go CPU profile of this run to `file` (debugging aid)")
+	console := g.String("console", "", "also write each report line to this `device` (the units pass /dev/console) when logging to the journal natively, which the console does not see")
 	g.Usage = func() { fmt.Fprint(stderr, usage); g.PrintDefaults() }
 	if err := g.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -184,6 +185,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	log := report.Logger(stderr, lvl)
+	if *console != "" {
+		if f, err := os.OpenFile(filepath.Join(absRoot, *console), os.O_WRONLY|os.O_APPEND|syscall.O_NOCTTY, 0); err == nil {
+			defer f.Close()
+			log = report.WithConsole(log, f, lvl)
+		} else {
+			log.Warn("console not written", "device", *console, "err", err)
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	err = boot.Run(ctx, boot.Options{Command: cmd, Target: target, Root: absRoot, Platform: plat,
