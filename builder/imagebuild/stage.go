@@ -45,6 +45,8 @@ type stager struct {
 	fixups  []owner
 	dirTime map[string]time.Time
 	dirMode map[string]os.FileMode
+	made    map[string]bool // directories known to exist
+	buf     []byte
 	entries int
 }
 
@@ -53,7 +55,8 @@ func newStager(dir string) (*stager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &stager{root: r, dir: dir, asRoot: os.Geteuid() == 0, dirTime: map[string]time.Time{}, dirMode: map[string]os.FileMode{}}, nil
+	return &stager{root: r, dir: dir, asRoot: os.Geteuid() == 0, dirTime: map[string]time.Time{}, dirMode: map[string]os.FileMode{},
+		made: map[string]bool{}, buf: make([]byte, 1<<20)}, nil
 }
 
 func (s *stager) Close() error { return s.root.Close() }
@@ -105,10 +108,11 @@ func (s *stager) add(e entry) error {
 		}
 		return fmt.Errorf("the tree's root is not a directory")
 	}
-	if dir := path.Dir(name); dir != "." {
+	if dir := path.Dir(name); dir != "." && !s.made[dir] {
 		if err := s.root.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
+		s.made[dir] = true
 	}
 	switch e.Type {
 	case tar.TypeDir:
@@ -119,35 +123,27 @@ func (s *stager) add(e entry) error {
 			return fmt.Errorf("%s: exists and is not a directory", name)
 		}
 		// Modes last (finish): a read-only directory must take children.
+		s.made[name] = true
 		s.dirTime[name] = e.ModTime
 		s.dirMode[name] = os.FileMode(e.Mode&0o777) | modeBits(e.Mode)
 		return s.own(name, e, true)
-	case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // old archives use TypeRegA
-		if err := s.removeNonDir(name); err != nil {
-			return err
-		}
-		f, err := s.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm|0o200)
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		_, err = io.Copy(f, e.Body)
-		if err == nil && len(e.Xattrs) > 0 && s.asRoot {
-			for k, v := range e.Xattrs {
-				if err = unix.Fsetxattr(int(f.Fd()), k, []byte(v), 0); err != nil {
-					err = fmt.Errorf("xattr %s: %w", k, err)
-					break
-				}
+	case tar.TypeReg: // archive/tar reports old-style (TypeRegA) members as TypeReg
+		// Create first; only an existing name costs a look (a later
+		// member replacing an earlier one).
+		f, err := s.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			if err := s.removeNonDir(name); err != nil {
+				return err
 			}
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
+			f, err = s.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		if err := s.root.Chtimes(name, e.ModTime, e.ModTime); err != nil {
+		if err := s.writeFile(f, name, e); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
+		return nil
 	case tar.TypeSymlink:
 		if err := s.removeNonDir(name); err != nil {
 			return err
@@ -203,6 +199,38 @@ func (s *stager) add(e entry) error {
 		return fmt.Errorf("%s: unsupported entry type %q", name, e.Type)
 	}
 	return s.own(name, e, false)
+}
+
+// writeFile fills a new regular file and sets its owner, mode, extended
+// attributes and times through its descriptor: no second path lookup.
+func (s *stager) writeFile(f *os.File, name string, e entry) (err error) {
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	if _, err := io.CopyBuffer(f, e.Body, s.buf); err != nil {
+		return err
+	}
+	if s.asRoot {
+		for k, v := range e.Xattrs {
+			if err := unix.Fsetxattr(int(f.Fd()), k, []byte(v), 0); err != nil {
+				return fmt.Errorf("xattr %s: %w", k, err)
+			}
+		}
+		if err := f.Chown(e.UID, e.GID); err != nil {
+			return err
+		}
+	} else if e.UID != os.Geteuid() || e.GID != os.Getegid() || e.Mode&0o7000 != 0 {
+		s.fixups = append(s.fixups, owner{Path: "/" + name, UID: e.UID, GID: e.GID,
+			Mode: uint32(e.Mode & 0o7777), Type: unix.S_IFREG})
+	}
+	// After chown, which clears setuid and setgid.
+	if err := f.Chmod(os.FileMode(e.Mode&0o777) | modeBits(e.Mode)); err != nil {
+		return err
+	}
+	tv := unix.NsecToTimeval(e.ModTime.UnixNano())
+	return unix.Futimes(int(f.Fd()), []unix.Timeval{tv, tv})
 }
 
 // own gives name its owner and mode, or records them for debugfs when the

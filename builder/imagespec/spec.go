@@ -123,7 +123,7 @@ func Parse(b []byte, path string) (*Spec, error) {
 	dec.KnownFields(true)
 	if err := dec.Decode(s); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%w: %s is empty: it needs at least source: and target:", ErrInvalid, path)
+			return nil, fmt.Errorf("%w: %s is empty: it needs at least the keys source and target", ErrInvalid, path)
 		}
 		return nil, fmt.Errorf("%w: %s: %s", ErrInvalid, path, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
