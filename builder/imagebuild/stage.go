@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/zguest/zguest/builder/imagespec"
 	"golang.org/x/sys/unix"
 )
 
@@ -103,7 +104,7 @@ func (s *stager) add(e entry) error {
 	if name == "." {
 		if e.Type == tar.TypeDir {
 			s.dirTime["."] = e.ModTime
-			s.dirMode["."] = os.FileMode(e.Mode&0o777) | modeBits(e.Mode)
+			s.dirMode["."] = mode(e.Mode)
 			return s.own(".", e, true)
 		}
 		return fmt.Errorf("the tree's root is not a directory")
@@ -125,7 +126,7 @@ func (s *stager) add(e entry) error {
 		// Modes last (finish): a read-only directory must take children.
 		s.made[name] = true
 		s.dirTime[name] = e.ModTime
-		s.dirMode[name] = os.FileMode(e.Mode&0o777) | modeBits(e.Mode)
+		s.dirMode[name] = mode(e.Mode)
 		return s.own(name, e, true)
 	case tar.TypeReg: // archive/tar reports old-style (TypeRegA) members as TypeReg
 		// Create first; only an existing name costs a look (a later
@@ -226,7 +227,7 @@ func (s *stager) writeFile(f *os.File, name string, e entry) (err error) {
 			Mode: uint32(e.Mode & 0o7777), Type: unix.S_IFREG})
 	}
 	// After chown, which clears setuid and setgid.
-	if err := f.Chmod(os.FileMode(e.Mode&0o777) | modeBits(e.Mode)); err != nil {
+	if err := f.Chmod(mode(e.Mode)); err != nil {
 		return err
 	}
 	tv := unix.NsecToTimeval(e.ModTime.UnixNano())
@@ -246,7 +247,7 @@ func (s *stager) own(name string, e entry, symlink bool) error {
 				Mode: uint32(e.Mode & 0o7777), Type: typ})
 		}
 		if !symlink {
-			return s.root.Chmod(name, os.FileMode(e.Mode&0o777)|modeBits(e.Mode))
+			return s.root.Chmod(name, mode(e.Mode))
 		}
 		return nil
 	}
@@ -257,25 +258,14 @@ func (s *stager) own(name string, e entry, symlink bool) error {
 		return nil
 	}
 	// chown clears setuid/setgid: set the mode after it.
-	if err := s.root.Chmod(name, os.FileMode(e.Mode&0o777)|modeBits(e.Mode)); err != nil {
+	if err := s.root.Chmod(name, mode(e.Mode)); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
 }
 
-func modeBits(m int64) os.FileMode {
-	var out os.FileMode
-	if m&0o4000 != 0 {
-		out |= os.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		out |= os.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		out |= os.ModeSticky
-	}
-	return out
-}
+// mode is a member's os.FileMode from its Unix permission bits.
+func mode(m int64) os.FileMode { return imagespec.FileMode(uint64(m) & 0o7777) }
 
 // removeNonDir makes room for a new member: a later tar entry replaces an
 // earlier file of the same name, but never a directory.

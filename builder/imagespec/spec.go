@@ -336,11 +336,13 @@ func (f File) ModeOr(def os.FileMode) os.FileMode {
 		return def
 	}
 	m, _ := strconv.ParseUint(f.Mode, 8, 32)
-	return os.FileMode(m).Perm() | modeBits(m)
+	return FileMode(m)
 }
 
-func modeBits(m uint64) os.FileMode {
-	var out os.FileMode
+// FileMode turns Unix permission bits (with setuid, setgid and sticky)
+// into an os.FileMode.
+func FileMode(m uint64) os.FileMode {
+	out := os.FileMode(m).Perm()
 	if m&0o4000 != 0 {
 		out |= os.ModeSetuid
 	}
