@@ -416,3 +416,47 @@ func TestBuildDPM(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildFromImage customises an existing image: a raw kvm image (DOS
+// table, root at 1 MiB) and its qcow2 conversion are sources of new builds,
+// whose trees must match the first one's.
+func TestBuildFromImage(t *testing.T) {
+	testutil.RequireTool(t, "mke2fs")
+	testutil.RequireTool(t, "debugfs")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "rootfs")
+	tree(t, src)
+	agent := fakeAgent(t, dir)
+	first := filepath.Join(dir, "first.raw")
+	spec := writeSpec(t, dir, "source: rootfs\ntarget: kvm\nsize: 256MiB\nformat: raw\nagent: "+agent+"\n")
+	if _, err := Build(context.Background(), spec, Options{Output: first, Epoch: 1700000000, WorkDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	q := filepath.Join(dir, "first.qcow2")
+	spec2 := writeSpec(t, dir, "source: first.raw\ntarget: kvm\nsize: 256MiB\nagent: "+agent+"\n")
+	if _, err := Build(context.Background(), spec2, Options{Output: q, Epoch: 1700000000, WorkDir: dir}); err != nil {
+		t.Fatalf("from a raw image: %v", err)
+	}
+	spec3 := writeSpec(t, dir, "source: first.qcow2\ntarget: zvm\nsize: 256MiB\nformat: raw\nagent: "+agent+"\nfiles:\n  - dst: /etc/motd\n    content: again\n")
+	third := filepath.Join(dir, "third.raw")
+	res, err := Build(context.Background(), spec3, Options{Output: third, Epoch: 1700000000, WorkDir: dir})
+	if err != nil {
+		t.Fatalf("from a qcow2 image: %v", err)
+	}
+	// zvm: no partition table, the file system at 0; kernel and initrd
+	// next to the image for a direct boot.
+	if got := debugfs(t, third, 0, "cat /etc/motd"); got != "again" {
+		t.Errorf("/etc/motd = %q", got)
+	}
+	for _, p := range []string{"/boot/vmlinuz-6.1.0-50-s390x", "/usr/lib/zguest/zguest-agent", "/etc/machine-id"} {
+		if out := debugfs(t, third, 0, "stat "+p); strings.Contains(out, "File not found") {
+			t.Errorf("%s missing after two rounds", p)
+		}
+	}
+	if len(res.Extra) != 3 || !strings.HasSuffix(res.Extra[0], "third.vmlinuz") {
+		t.Errorf("direct-boot files: %v", res.Extra)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "third.cmdline")); !strings.HasPrefix(string(b), "root=UUID="+res.UUID) {
+		t.Errorf("third.cmdline = %q", b)
+	}
+}
