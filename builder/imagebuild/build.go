@@ -612,7 +612,7 @@ func defaultWorkDir(src string, log *slog.Logger) string {
 	if err := unix.Statfs("/dev/shm", &fs); err != nil || fs.Type != unix.TMPFS_MAGIC {
 		return os.TempDir()
 	}
-	free := int64(fs.Bavail) * fs.Bsize
+	free := int64(fs.Bavail) * int64(fs.Bsize) // Bsize is uint32 on s390x
 	if free < need || memAvailable() < need {
 		log.Info("scratch space", "dir", os.TempDir(), "why", fmt.Sprintf("/dev/shm or memory has less than the %d MiB needed", need>>20))
 		return os.TempDir()
