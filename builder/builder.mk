@@ -11,6 +11,9 @@ APT_PKGS += genisoimage xorriso dosfstools mtools qemu-utils cloud-init python3 
 # binfmt_misc) and boots the image (qemu-system-s390x is in
 # qemu-system-misc).
 APT_PKGS += e2fsprogs debootstrap qemu-user-static binfmt-support qemu-system-misc
+# builder/initrd's tests: an independent cpio reader, initramfs-tools'
+# lsinitramfs, and the shells its scripts run under in initramfs images.
+APT_PKGS += cpio initramfs-tools-core dash busybox
 
 BENCH_TARGETS += bench-builder bench-image
 

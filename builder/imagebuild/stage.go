@@ -222,9 +222,8 @@ func (s *stager) writeFile(f *os.File, name string, e entry) (err error) {
 		if err := f.Chown(e.UID, e.GID); err != nil {
 			return err
 		}
-	} else if e.UID != os.Geteuid() || e.GID != os.Getegid() || e.Mode&0o7000 != 0 {
-		s.fixups = append(s.fixups, owner{Path: "/" + name, UID: e.UID, GID: e.GID,
-			Mode: uint32(e.Mode & 0o7777), Type: unix.S_IFREG})
+	} else {
+		s.recordOwner(name, e)
 	}
 	// After chown, which clears setuid and setgid.
 	if err := f.Chmod(mode(e.Mode)); err != nil {
@@ -234,19 +233,28 @@ func (s *stager) writeFile(f *os.File, name string, e entry) (err error) {
 	return unix.Futimes(int(f.Fd()), []unix.Timeval{tv, tv})
 }
 
+// recordOwner notes, for a build without root, an owner or setuid, setgid
+// or sticky bit the staged file cannot carry; debugfs sets them after
+// mke2fs. Everything not recorded becomes root's (rootlessOwners).
+func (s *stager) recordOwner(name string, e entry) {
+	if e.UID == 0 && e.GID == 0 && e.Mode&0o7000 == 0 {
+		return
+	}
+	typ := map[byte]uint32{tar.TypeDir: unix.S_IFDIR, tar.TypeSymlink: unix.S_IFLNK}[e.Type]
+	if typ == 0 {
+		typ = unix.S_IFREG
+	}
+	s.fixups = append(s.fixups, owner{Path: "/" + strings.TrimPrefix(name, "."), UID: e.UID, GID: e.GID,
+		Mode: uint32(e.Mode & 0o7777), Type: typ})
+}
+
 // own gives name its owner and mode, or records them for debugfs when the
-// build cannot chown. noChmod: a symlink, or a directory (finish sets it).
-func (s *stager) own(name string, e entry, symlink bool) error {
+// build cannot chown. noChmod: a symlink, or a directory (finish sets its
+// mode once its children are in).
+func (s *stager) own(name string, e entry, noChmod bool) error {
 	if !s.asRoot {
-		if e.UID != os.Geteuid() || e.GID != os.Getegid() || e.Mode&0o7000 != 0 {
-			typ := map[byte]uint32{tar.TypeDir: unix.S_IFDIR, tar.TypeSymlink: unix.S_IFLNK}[e.Type]
-			if typ == 0 {
-				typ = unix.S_IFREG
-			}
-			s.fixups = append(s.fixups, owner{Path: "/" + strings.TrimPrefix(name, "."), UID: e.UID, GID: e.GID,
-				Mode: uint32(e.Mode & 0o7777), Type: typ})
-		}
-		if !symlink {
+		s.recordOwner(name, e)
+		if !noChmod {
 			return s.root.Chmod(name, mode(e.Mode))
 		}
 		return nil
@@ -254,7 +262,7 @@ func (s *stager) own(name string, e entry, symlink bool) error {
 	if err := s.root.Lchown(name, e.UID, e.GID); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	if symlink {
+	if noChmod {
 		return nil
 	}
 	// chown clears setuid/setgid: set the mode after it.

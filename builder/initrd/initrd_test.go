@@ -1,6 +1,8 @@
 package initrd
 
 import (
+	"github.com/zguest/zguest/internal/testutil"
+
 	"bytes"
 	"compress/gzip"
 	"errors"
@@ -248,10 +250,7 @@ func checkOverlay(t *testing.T, overlay []byte) map[string]Entry {
 			t.Errorf("%s owned by %d:%d", e.Name, e.UID, e.GID)
 		}
 	}
-	if _, err := exec.LookPath("cpio"); err != nil {
-		t.Logf("cpio not installed, not cross-checked: %v", err)
-		return Merged(es)
-	}
+	testutil.RequireTool(t, "cpio") // the independent reader; the Makefile installs it
 	cmd := exec.Command("cpio", "-t", "--quiet")
 	cmd.Stdin = bytes.NewReader(raw)
 	out, err := cmd.CombinedOutput()
@@ -268,20 +267,16 @@ func checkOverlay(t *testing.T, overlay []byte) map[string]Entry {
 	return Merged(es)
 }
 
-// lsinitramfs lists img with initramfs-tools' lsinitramfs, or returns
-// false if it is not installed.
-func lsinitramfs(t *testing.T, img []byte) (string, bool) {
-	if _, err := exec.LookPath("lsinitramfs"); err != nil {
-		t.Logf("lsinitramfs not installed (package initramfs-tools-core): %v", err)
-		return "", false
-	}
+// lsinitramfs lists img with initramfs-tools' lsinitramfs.
+func lsinitramfs(t *testing.T, img []byte) string {
+	testutil.RequireTool(t, "lsinitramfs") // initramfs-tools-core; the Makefile installs it
 	f := filepath.Join(t.TempDir(), "initrd.img")
 	os.WriteFile(f, img, 0o644)
 	out, err := exec.Command("lsinitramfs", f).CombinedOutput()
 	if err != nil {
 		t.Fatalf("lsinitramfs: %v: %s", err, out)
 	}
-	return string(out), true
+	return string(out)
 }
 
 func TestZFCPIPLDevInitramfsTools(t *testing.T) {
@@ -336,14 +331,15 @@ func TestZFCPIPLDevInitramfsTools(t *testing.T) {
 	// first archive of the compressed rest, so it cannot show an appended
 	// archive (the kernel unpacks it: TestBootDebianInitrdWithOverlay).
 	// Check that it still reads the combined image and reads the overlay.
-	if out, ok := lsinitramfs(t, all); ok {
+	{
+		out := lsinitramfs(t, all)
 		for _, want := range []string{"kernel/x86/microcode/GenuineIntel.bin", "scripts/local-top/lvm2", "usr/lib/modules/6.1.0-50-s390x/kernel/drivers/s390/scsi/zfcp.ko"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("lsinitramfs of input+overlay does not list %s:\n%s", want, out)
 			}
 		}
 	}
-	if out, ok := lsinitramfs(t, overlay); ok && out != "scripts/local-top/zguest_zfcp_ipldev\nscripts/local-top/ORDER\n" {
+	if out := lsinitramfs(t, overlay); out != "scripts/local-top/zguest_zfcp_ipldev\nscripts/local-top/ORDER\n" {
 		t.Errorf("lsinitramfs of the overlay:\n%s", out)
 	}
 }
@@ -394,10 +390,10 @@ func TestZFCPIPLDevDracut(t *testing.T) {
 	if !bytes.Equal(e.Data, dracutHook) || e.Mode != ModeRegular|0o755 || e.Archive != 2 {
 		t.Errorf("hook: archive %d mode %o data %q", e.Archive, e.Mode, e.Data)
 	}
-	if out, ok := lsinitramfs(t, all); ok && !strings.Contains(out, "usr/lib/dracut/hooks/cmdline/10-parse-root-opts.sh") {
+	if out := lsinitramfs(t, all); !strings.Contains(out, "usr/lib/dracut/hooks/cmdline/10-parse-root-opts.sh") {
 		t.Errorf("lsinitramfs of input+overlay:\n%s", out)
 	}
-	if out, ok := lsinitramfs(t, overlay); ok && out != "usr/lib/dracut/hooks/cmdline/30-parse-zfcp.sh\n" {
+	if out := lsinitramfs(t, overlay); out != "usr/lib/dracut/hooks/cmdline/30-parse-zfcp.sh\n" {
 		t.Errorf("lsinitramfs of the overlay:\n%s", out)
 	}
 }

@@ -1,6 +1,8 @@
 package initrd
 
 import (
+	"github.com/zguest/zguest/internal/testutil"
+
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -93,22 +95,15 @@ func (f *fakeRoot) calls() string {
 	return string(b)
 }
 
-// shells returns the POSIX shells to run the scripts with: dash and
-// busybox sh where installed, else sh.
+// shells returns the POSIX shells to run the scripts with: dash (Debian's
+// initramfs shell when klibc is absent) and busybox sh (what
+// initramfs-tools and dracut images usually carry). Both are installed by
+// the Makefile; a missing one is a "needs tool:" skip, which CI fails.
 func shells(t *testing.T) []string {
-	var out []string
-	for _, s := range [][]string{{"dash"}, {"busybox", "sh"}} {
-		if _, err := exec.LookPath(s[0]); err == nil {
-			out = append(out, strings.Join(s, " "))
-		}
-	}
-	if len(out) == 0 {
-		if _, err := exec.LookPath("sh"); err != nil {
-			t.Skip("no POSIX shell")
-		}
-		out = []string{"sh"}
-	}
-	return out
+	t.Helper()
+	testutil.RequireTool(t, "dash")
+	testutil.RequireTool(t, "busybox")
+	return []string{"dash", "busybox sh"}
 }
 
 func runShell(t *testing.T, shell string, env []string, args ...string) string {

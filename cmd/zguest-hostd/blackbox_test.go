@@ -14,18 +14,13 @@ import (
 	"time"
 
 	"github.com/zguest/zguest/hostside/api/apitest"
+	"github.com/zguest/zguest/internal/testutil"
 )
 
 // build compiles the daemon as it ships (CGO_ENABLED=0).
 func build(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "zguest-hostd")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return testutil.GoBuild(t, filepath.Join(t.TempDir(), "zguest-hostd"), ".", "", "CGO_ENABLED=0")
 }
 
 func freePort(t *testing.T) int {

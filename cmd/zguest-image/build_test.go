@@ -95,10 +95,7 @@ func TestBuildCLI(t *testing.T) {
 // directory left.
 func TestBuildInterrupted(t *testing.T) {
 	testutil.RequireTool(t, "mke2fs")
-	bin := filepath.Join(t.TempDir(), "zguest-image")
-	if b, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, b)
-	}
+	bin := testutil.GoBuild(t, filepath.Join(t.TempDir(), "zguest-image"), ".", "")
 	dir, spec := buildTree(t, 150)
 	work := filepath.Join(dir, "work")
 	os.Mkdir(work, 0o755)

@@ -3,8 +3,6 @@ package dpm_test
 import (
 	"bytes"
 	"context"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -50,12 +48,7 @@ func TestAgentReadsTheBootString(t *testing.T) {
 	}
 	env := zkerneltest.Start(t, zkernel.Config{Devices: devs, Cmdline: "root=UUID=0001abcd-0000-4000-8000-0123456789ab ro" + bosp, RenameDelay: 5 * time.Millisecond})
 
-	bin := filepath.Join(t.TempDir(), "zguest-agent")
-	build := exec.Command("go", "build", "-tags", "netgo,osusergo", "-o", bin, "github.com/zguest/zguest/cmd/zguest-agent")
-	build.Env = append(os.Environ(), "CGO_ENABLED=1")
-	if o, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, o)
-	}
+	bin := testutil.GoBuild(t, filepath.Join(t.TempDir(), "zguest-agent"), "github.com/zguest/zguest/cmd/zguest-agent", "netgo,osusergo", "CGO_ENABLED=1")
 	rctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := env.Command(rctx, bin, "--root", env.Root, "--timeout", "20s", "activate")

@@ -27,13 +27,7 @@ import (
 
 func buildAgent(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "zguest-agent")
-	cmd := exec.Command("go", "build", "-tags", "netgo,osusergo", "-o", bin, "../../cmd/zguest-agent")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build the agent: %v\n%s", err, out)
-	}
-	return bin
+	return testutil.GoBuild(t, filepath.Join(t.TempDir(), "zguest-agent"), "../../cmd/zguest-agent", "netgo,osusergo", "CGO_ENABLED=1")
 }
 
 func configDrive(t *testing.T, dir, uuid string) string {

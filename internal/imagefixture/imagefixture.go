@@ -21,7 +21,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -121,12 +120,6 @@ func lock(path string) (func(), error) {
 	}, nil
 }
 
-// repoRoot finds the module root from this source file.
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-}
-
 // AgentS390x returns an s390x zguest-agent: $ZGUEST_AGENT_S390X (the
 // Makefile sets it to bin/s390x/zguest-agent), or one cross-compiled into
 // the test's temporary directory.
@@ -138,15 +131,9 @@ func AgentS390x(t testing.TB) string {
 		}
 	}
 	testutil.RequireTool(t, "s390x-linux-gnu-gcc")
-	out := filepath.Join(t.TempDir(), "zguest-agent")
-	cmd := exec.Command("go", "build", "-tags", "netgo,osusergo", "-o", out, "./cmd/zguest-agent")
-	cmd.Dir = repoRoot()
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1", "GOARCH=s390x", "CC=s390x-linux-gnu-gcc",
+	return testutil.GoBuild(t, filepath.Join(t.TempDir(), "zguest-agent"), "github.com/zguest/zguest/cmd/zguest-agent",
+		"netgo,osusergo", "CGO_ENABLED=1", "GOARCH=s390x", "CC=s390x-linux-gnu-gcc",
 		"PKG_CONFIG_PATH=/usr/lib/s390x-linux-gnu/pkgconfig")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("cross-compiling zguest-agent for s390x: %v\n%s", err, b)
-	}
-	return out
 }
 
 // ImageTool returns a zguest-image for this machine: $ZGUEST_IMAGE_BIN, or
@@ -158,14 +145,7 @@ func ImageTool(t testing.TB) string {
 			return p
 		}
 	}
-	out := filepath.Join(t.TempDir(), "zguest-image")
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/zguest-image")
-	cmd.Dir = repoRoot()
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building zguest-image: %v\n%s", err, b)
-	}
-	return out
+	return testutil.GoBuild(t, filepath.Join(t.TempDir(), "zguest-image"), "github.com/zguest/zguest/cmd/zguest-image", "", "CGO_ENABLED=0")
 }
 
 // Cmdline is the kernel command line the fixture images boot with.

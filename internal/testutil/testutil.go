@@ -26,3 +26,20 @@ func RequireTool(t testing.TB, name string) {
 		t.Skipf("needs tool: %s", name)
 	}
 }
+
+// GoBuild builds the Go package pkg (an import path, or a path relative to
+// the test's directory) into out, with tags ("" for none) and extra
+// environment such as CGO_ENABLED=1, and fails the test on an error.
+func GoBuild(t testing.TB, out, pkg, tags string, env ...string) string {
+	t.Helper()
+	args := []string{"build", "-o", out}
+	if tags != "" {
+		args = append(args, "-tags", tags)
+	}
+	cmd := exec.Command("go", append(args, pkg)...)
+	cmd.Env = append(os.Environ(), env...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return out
+}

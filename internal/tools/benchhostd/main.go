@@ -16,7 +16,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -36,6 +35,7 @@ import (
 	"github.com/zguest/zguest/builder/configdrive"
 	"github.com/zguest/zguest/hostside/api/apitest"
 	"github.com/zguest/zguest/hostside/zvmsim"
+	"github.com/zguest/zguest/internal/procstat"
 	"github.com/zguest/zguest/internal/tools/hostdproc"
 )
 
@@ -408,7 +408,7 @@ func watchRSS(pid int) *rssWatch {
 		t := time.NewTicker(10 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if v, err := procStatus(pid, "VmRSS"); err == nil && v > w.max.Load() {
+			if v, err := procstat.Field(pid, "VmRSS"); err == nil && v > w.max.Load() {
 				w.max.Store(v)
 			}
 			select {
@@ -428,31 +428,8 @@ func (w *rssWatch) maxSampled() int64 { return w.max.Load() }
 
 // hwm is the kernel's peak RSS of the process (VmHWM), 0 if unreadable.
 func (w *rssWatch) hwm() int64 {
-	v, _ := procStatus(w.pid, "VmHWM")
+	v, _ := procstat.Field(w.pid, "VmHWM")
 	return v
-}
-
-// procStatus reads a "kB" field of /proc/pid/status, in bytes.
-func procStatus(pid int, field string) (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("%s: %w", field, err)
-			}
-			return kb << 10, nil
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return 0, err
-	}
-	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
 
 // pct is the p-quantile (nearest rank) of ds; 0 for none.

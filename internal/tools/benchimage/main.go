@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/zguest/zguest/internal/imagefixture"
+	"github.com/zguest/zguest/internal/procstat"
 )
 
 func main() {
@@ -142,20 +143,8 @@ func hwm(pid int) int64 {
 }
 
 func vmHWM(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmHWM:") {
-			f := strings.Fields(l)
-			if len(f) >= 2 {
-				v, _ := strconv.ParseInt(f[1], 10, 64)
-				return v
-			}
-		}
-	}
-	return 0
+	v, _ := procstat.Field(pid, "VmHWM")
+	return v >> 10 // KiB, as printed
 }
 
 func size(p string) int64 {
