@@ -17,6 +17,10 @@
 # ZGUEST_SYSROOT (default empty) prefixes /proc and /sys, and
 # ZGUEST_ZFCP_WAIT (default 30) is how many seconds to wait for devices;
 # both exist for tests.
+#
+# guess: the sysfs sequence (online, port_rescan, unit_add, the fc_host
+# port_type NPIV check) follows the kernel's zfcp documentation; it is
+# tested against an emulated sysfs only, never a real FCP adapter.
 
 PREREQ=""
 prereqs() { echo "$PREREQ"; }
