@@ -10,9 +10,12 @@ suite=${SUITE:-bookworm}
 # The packages a guest needs to boot with systemd and run the agent's
 # units; e2fsprogs comes with minbase. cloud-init is installed afterwards
 # with apt: debootstrap's resolver does not follow virtual packages
-# (python3-cryptography needs python3-cffi-backend-api-min).
+# (python3-cryptography needs python3-cffi-backend-api-min). s390-tools
+# brings the guest's own zipl and fdasd (z/VM DASD images are made with
+# them); isc-dhcp-client is what cloud-init's ephemeral DHCP runs for the
+# metadata-service datasource.
 include=${INCLUDE:-systemd-sysv,udev,linux-image-s390x,initramfs-tools,zstd,ifupdown,iproute2,kmod}
-extra=${EXTRA:-cloud-init}
+extra=${EXTRA:-cloud-init s390-tools isc-dhcp-client}
 
 mirror=${MIRROR:-}
 if [ -z "$mirror" ] && [ -f /etc/apt/sources.list.d/debian.sources ]; then
