@@ -32,17 +32,23 @@ type udevItem struct {
 type udevd struct {
 	mu        sync.Mutex // a leaf lock: never take Kernel.mu while holding it
 	pending   map[string][]udevItem
-	active    int           // events queued or being processed
-	idle      chan struct{} // closed while active == 0
+	running   map[string]bool // devices with a worker
+	active    int             // events queued or being processed
+	idle      chan struct{}   // closed while active == 0
 	done      chan struct{}
 	finished  chan struct{}
 	workers   sync.WaitGroup
 	processed []Uevent
 	usec      map[string]string
+	// popped, when set (tests), runs after a worker has taken an event
+	// off its device's queue and released the lock: the moment when an
+	// arriving event once started a second worker for the device.
+	popped func(key string)
 }
 
 func (u *udevd) init() {
 	u.pending = map[string][]udevItem{}
+	u.running = map[string]bool{}
 	u.idle = make(chan struct{})
 	close(u.idle)
 	u.done = make(chan struct{})
@@ -79,17 +85,19 @@ func (k *Kernel) udevEnqueue(it udevItem) {
 	}
 	u.active++
 	key := udevKey(it)
-	q := u.pending[key]
-	u.pending[key] = append(q, it)
-	if len(q) == 0 {
+	u.pending[key] = append(u.pending[key], it)
+	// A worker that has emptied its queue still runs until it takes the
+	// lock again; the running flag, not the queue length, says whether
+	// the device has one, so a device never gets two.
+	if !u.running[key] {
+		u.running[key] = true
 		u.workers.Add(1)
 		go k.udevWorker(key)
 	}
 }
 
-// udevWorker processes the events of one device in order. The event at
-// the head of the queue stays there while it is processed, so enqueue
-// starts no second worker for the device.
+// udevWorker processes the events of one device in order; it is the only
+// worker of its device until it clears the device's running flag.
 func (k *Kernel) udevWorker(key string) {
 	u := &k.udev
 	defer u.workers.Done()
@@ -98,6 +106,7 @@ func (k *Kernel) udevWorker(key string) {
 		q := u.pending[key]
 		if len(q) == 0 {
 			delete(u.pending, key)
+			delete(u.running, key)
 			u.mu.Unlock()
 			return
 		}
@@ -118,7 +127,11 @@ func (k *Kernel) udevWorker(key string) {
 		if u.active == 0 {
 			close(u.idle)
 		}
+		popped := u.popped
 		u.mu.Unlock()
+		if popped != nil {
+			popped(key)
+		}
 	}
 }
 
