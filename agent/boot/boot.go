@@ -56,6 +56,7 @@ func Run(ctx context.Context, o Options) error {
 	log := o.Log
 	fsys := sysfs.Root{Dir: o.Root}
 	var readerErr error
+	readerStatus := ""
 	if o.Command != SetMAC {
 		plat := o.Platform
 		if o.Command == Reader {
@@ -79,6 +80,7 @@ func Run(ctx context.Context, o Options) error {
 			if err != nil {
 				return err
 			}
+			readerStatus = "; " + rep.Status()
 			if !rep.OK() {
 				readerErr = ErrReader
 			}
@@ -109,8 +111,8 @@ func Run(ctx context.Context, o Options) error {
 		opts.Progress = st
 		rep, err = activate.Activate(ctx, opts)
 		summary := fmt.Sprintf("%d of %d NICs up in %s", len(rep.NICs)-rep.Failed(), len(rep.NICs), time.Since(start).Round(time.Millisecond))
-		st.Final(summary)
-		log.Info("activate finished: "+summary, "ok", rep.OK(), "peak_rss_kib", PeakRSS())
+		st.Final(summary + readerStatus)
+		log.Info("activate finished: "+summary+readerStatus, "ok", rep.OK(), "peak_rss_kib", PeakRSS())
 	}
 	if err != nil {
 		return err

@@ -46,7 +46,14 @@ const (
 	ReaderApplied = "applied" // received and used
 	ReaderLeft    = "left"    // left in the reader untouched
 	ReaderFailed  = "failed"  // see Reason
+	// ReaderRefused: not used because of who sent it, its size or its
+	// identity (see Reason); purged from the reader.
+	ReaderRefused = "refused"
 )
+
+// MaxReaderFiles caps the reader records kept: files left in the reader
+// are listed again by every run, and the state file lives in RAM.
+const MaxReaderFiles = 1000
 
 // Reader is the record of the z/VM reader processing.
 type Reader struct {
@@ -59,14 +66,42 @@ type Reader struct {
 
 // ReaderFile is one spool file's outcome.
 type ReaderFile struct {
-	SpoolID    int       `json:"spoolid"`
-	Origin     string    `json:"origin"`
-	Name       string    `json:"name"` // name.type
-	Class      string    `json:"class"`
-	Outcome    string    `json:"outcome"`
-	Reason     string    `json:"reason,omitempty"`
-	ExitStatus *int      `json:"exit_status,omitempty"`
-	At         time.Time `json:"at"`
+	SpoolID    int    `json:"spoolid"`
+	Origin     string `json:"origin"`
+	Name       string `json:"name"` // name.type
+	Class      string `json:"class"`
+	Outcome    string `json:"outcome"`
+	Reason     string `json:"reason,omitempty"`
+	ExitStatus *int   `json:"exit_status,omitempty"`
+	// Purged says the file is no longer in the reader (received or
+	// purged).
+	Purged bool      `json:"purged,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// AddFiles records files: a spool id already recorded is replaced, not
+// added again (a file left in the reader is seen by every run), and only
+// the MaxReaderFiles latest records are kept.
+func (r *Reader) AddFiles(files []ReaderFile) {
+	latest := make(map[int]int, len(files)) // spool id -> index in files
+	for i, f := range files {
+		latest[f.SpoolID] = i
+	}
+	out := make([]ReaderFile, 0, len(r.Files)+len(latest))
+	for _, f := range r.Files {
+		if _, again := latest[f.SpoolID]; !again {
+			out = append(out, f)
+		}
+	}
+	for i, f := range files {
+		if latest[f.SpoolID] == i {
+			out = append(out, f)
+		}
+	}
+	if n := len(out) - MaxReaderFiles; n > 0 {
+		out = out[n:]
+	}
+	r.Files = out
 }
 
 // RunEntry records one invocation.
@@ -148,7 +183,7 @@ func Update(root string, fn func(*State)) error {
 			s.OK = false
 		}
 		for _, f := range s.Reader.Files {
-			if f.Outcome == ReaderFailed {
+			if f.Outcome == ReaderFailed || f.Outcome == ReaderRefused {
 				s.OK = false
 			}
 		}

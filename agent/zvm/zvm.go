@@ -22,6 +22,7 @@ import (
 	"github.com/zguest/zguest/agent/sysfs"
 	"github.com/zguest/zguest/agent/zvm/payload"
 	"github.com/zguest/zguest/agent/zvm/reader"
+	"github.com/zguest/zguest/agent/zvm/trust"
 	"github.com/zguest/zguest/agent/zvm/vmcp"
 )
 
@@ -31,7 +32,8 @@ const CompatFile = "etc/zguest/zvm-compat"
 
 // SendersFile lists the authorized senders (userids separated by blanks
 // or newlines, "#" comments; "*" means any), relative to the root. No
-// file means any sender.
+// file means the sender of the first accepted config drive, pinned (see
+// README.md).
 const SendersFile = "etc/zguest/authorized-senders"
 
 // Options wire the stage.
@@ -61,8 +63,21 @@ type Report struct {
 	Err error
 }
 
-// OK says whether every file that was handled succeeded.
+// OK says whether every file that was handled succeeded (a refused file
+// counts as a failure).
 func (r Report) OK() bool { return r.Err == nil && r.Summary.Failed() == 0 }
+
+// Status is the reader part of the unit's status line.
+func (r Report) Status() string {
+	s := fmt.Sprintf("reader: %d files", len(r.Summary.Files))
+	if n := r.Summary.Refused(); n > 0 {
+		s += fmt.Sprintf(", %d refused", n)
+	}
+	if n := r.Summary.Failed() - r.Summary.Refused(); n > 0 {
+		s += fmt.Sprintf(", %d failed", n)
+	}
+	return s
+}
 
 // Run processes the reader and presents the config drive. Its errors are
 // in the Report; the returned error is only for the state file.
@@ -87,7 +102,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		return Report{Err: err}, err
 	}
 	defer unlock()
-	popts := payload.Options{Root: o.Root, Compat: o.Compat, Log: o.Log}
+	popts := payload.Options{Root: o.Root, FS: o.FS, Compat: o.Compat, Log: o.Log}
 	if !popts.Compat {
 		_, err := os.Stat(filepath.Join(o.Root, CompatFile))
 		popts.Compat = err == nil
@@ -100,6 +115,12 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		}
 		popts.Senders = s
 	}
+	pin, err := loadPin(o.Root)
+	if err != nil {
+		return Report{Err: err}, recordRun(o, Report{Err: err})
+	}
+	popts.Pin = pin
+	popts.Warned = warned(o.Root)
 	var rep Report
 	rep.Err = processReader(ctx, o, popts, &rep)
 	if rep.Err != nil {
@@ -150,7 +171,76 @@ func processReader(ctx context.Context, o Options, popts payload.Options, rep *R
 	}
 	o.Log.Info("reader listed", "files", len(files), "compat", popts.Compat)
 	rep.Summary = payload.Process(ctx, s, files, popts)
+	if p := rep.Summary.Pin; p != nil {
+		if err := trust.Save(o.Root, *p); err != nil {
+			return fmt.Errorf("pin the guest's identity: %w", err)
+		}
+		o.Log.Info("guest identity pinned", "uuid", p.UUID, "sender", p.Sender, "pin", "/"+trust.Path)
+	}
+	if n := rep.Summary.Refused(); n > 0 {
+		o.Log.Warn(fmt.Sprintf("%d reader files refused", n), "refused", n)
+	}
 	return nil
+}
+
+// Reprovision forgets what the guest pinned: the pin file goes, and the
+// kept config drive is moved aside (to cfgdrive.iso.before-reprovision)
+// so that its uuid is not taken as the pin again. The seed cloud-init
+// reads stays until a new drive replaces it. It says what it did.
+func Reprovision(root string) (string, error) {
+	had, err := trust.Remove(root)
+	if err != nil {
+		return "", err
+	}
+	var did []string
+	if had {
+		did = append(did, "removed /"+trust.Path)
+	}
+	iso := filepath.Join(root, cfgdrive.ISOPath)
+	if _, err := os.Stat(iso); err == nil {
+		if err := os.Rename(iso, iso+".before-reprovision"); err != nil {
+			return "", fmt.Errorf("move the kept config drive aside: %w", err)
+		}
+		did = append(did, "moved /"+cfgdrive.ISOPath+" to /"+cfgdrive.ISOPath+".before-reprovision")
+	}
+	if len(did) == 0 {
+		return "nothing was pinned", nil
+	}
+	return strings.Join(did, "; ") + ": the next config drive in the reader is accepted and pinned, with its sender unless /" + SendersFile + " lists the senders", nil
+}
+
+// loadPin reads the pin; a guest whose drive an older agent kept has no
+// pin file yet: its kept drive's uuid is the pin, with no sender.
+func loadPin(root string) (*trust.Pin, error) {
+	p, err := trust.Load(root)
+	if err != nil || p != nil {
+		return p, err
+	}
+	iso, err := os.ReadFile(filepath.Join(root, cfgdrive.ISOPath))
+	if err != nil {
+		return nil, nil
+	}
+	d, err := cfgdrive.Parse(iso)
+	if err != nil {
+		return nil, nil
+	}
+	return &trust.Pin{UUID: d.UUID}, nil
+}
+
+// warned returns the spool ids this boot already refused (and logged at
+// WARN).
+func warned(root string) map[int]bool {
+	out := map[int]bool{}
+	st, err := state.Load(root)
+	if err != nil || st.Reader == nil {
+		return out
+	}
+	for _, f := range st.Reader.Files {
+		if f.Outcome == state.ReaderRefused {
+			out[f.SpoolID] = true
+		}
+	}
+	return out
 }
 
 func readSenders(name string) ([]string, error) {
@@ -202,6 +292,6 @@ func recordRun(o Options, rep Report) error {
 		if rep.Err != nil {
 			s.Reader.Error = rep.Err.Error()
 		}
-		s.Reader.Files = append(s.Reader.Files, rep.Summary.Files...)
+		s.Reader.AddFiles(rep.Summary.Files)
 	})
 }

@@ -6,6 +6,7 @@
 //	zguest-agent [--root DIR] [--timeout D] reader [--compat]
 //	zguest-agent [--root DIR] [--timeout D] setmac <bus-id|interface>
 //	zguest-agent [--root DIR] status [--json]
+//	zguest-agent [--root DIR] reprovision
 //
 // On a z/VM guest, activate first processes the virtual reader (package
 // agent/zvm); reader does only that and then brings up the NICs again
@@ -96,6 +97,8 @@ Commands:
   setmac TARGET       bring up one NIC, named by a bus id of one of its
                       subchannels or by its interface (udev-started unit)
   status              print what the last runs did (from /run/zguest/state.json)
+  reprovision         z/VM: forget the pinned guest identity and sender, so that
+                      the next config drive (of any uuid) is accepted and pinned
 
 Global options:
 `
@@ -148,9 +151,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "status":
 		return status(absRoot, rest, stdout)
+	case "reprovision":
+		if len(rest) != 0 {
+			return usageError{"reprovision takes no arguments"}
+		}
+		msg, err := zvm.Reprovision(absRoot)
+		if err != nil {
+			return internalError{err}
+		}
+		fmt.Fprintln(stdout, msg)
+		return nil
 	case "activate", "setmac", "reader":
 	default:
-		return usageError{fmt.Sprintf("unknown command %q (want activate, reader, setmac or status)", cmd)}
+		return usageError{fmt.Sprintf("unknown command %q (want activate, reader, setmac, status or reprovision)", cmd)}
 	}
 	c := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	c.SetOutput(stderr)

@@ -292,18 +292,14 @@ func TestZVMNonXClassAndOtherTypesLeftAlone(t *testing.T) {
 
 func TestZVMUnauthorizedSender(t *testing.T) {
 	env := zvmEnv(t, nil)
-	if err := os.MkdirAll(filepath.Join(env.Root, "etc/zguest"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(env.Root, "etc/zguest/authorized-senders"), []byte("# only this one\nZVMADMIN\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeSenders(t, env, "# only this one\nZVMADMIN\n")
 	id := send(t, env, makeISO(t, driveFiles("u", "h", 0)), "cfgdrive", "iso")
 	r := runAgent(t, env, "activate")
-	if f := fileOutcome(t, r, id); f.Outcome != state.ReaderLeft || !strings.Contains(f.Reason, "not authorized") {
+	if f := fileOutcome(t, r, id); f.Outcome != state.ReaderRefused || !strings.Contains(f.Reason, "not in /etc/zguest/authorized-senders") || !f.Purged {
 		t.Errorf("%+v", f)
 	}
-	if r.code != 0 || len(readerFiles(t, env)) != 1 {
+	// Refused: reported at WARN, counted in the exit status and purged.
+	if r.code != 1 || len(readerFiles(t, env)) != 0 || !strings.Contains(r.stderr, "level=WARN msg=\"reader file refused\" spoolid="+fmt.Sprintf("%04d", id)) {
 		t.Errorf("exit %d, reader %d files", r.code, len(readerFiles(t, env)))
 	}
 }
@@ -338,6 +334,7 @@ func TestZVMCorruptISO(t *testing.T) {
 
 func TestZVMDoscriptEscapingTransportDir(t *testing.T) {
 	env := zvmEnv(t, nil)
+	writeSenders(t, env, env.Spool.HostID()+"\n")
 	for i, evil := range []struct {
 		files map[string]string
 		links map[string]string

@@ -38,9 +38,13 @@ type Session struct {
 	CP      vmcp.Runner
 	Dev     Opener
 	restore string // SPOOL C CLASS x to restore, "" if none
-	// MaxSize bounds a received file (pages read); 0 means 64 MiB.
+	// MaxSize bounds a file received with Receive; 0 means 64 MiB.
 	MaxSize int
 }
+
+// ErrTooLarge is wrapped when a file grows past the limit while it is
+// read; reading stops there, so a huge file costs no more than the limit.
+var ErrTooLarge = errors.New("spool file too large")
 
 // cpErr is a failed CP command.
 type cpErr struct {
@@ -108,7 +112,14 @@ func (s *Session) List() ([]Entry, []error, error) {
 // device, read and decode the pages, and CLOSE C NOHOLD NOKEEP, which
 // purges the file. On failure the file is closed with HOLD and stays in
 // the reader. The result keeps the punch padding (see TrimPadding).
-func (s *Session) Receive(ctx context.Context, id int) (data []byte, err error) {
+func (s *Session) Receive(ctx context.Context, id int) ([]byte, error) {
+	return s.ReceiveLimit(ctx, id, s.MaxSize)
+}
+
+// ReceiveLimit is Receive with its own size limit (0: 64 MiB). A file
+// larger than limit is not read further: it is closed with HOLD (it stays
+// in the reader) and the error wraps ErrTooLarge.
+func (s *Session) ReceiveLimit(ctx context.Context, id int, limit int) (data []byte, err error) {
 	// An earlier, interrupted receive may have left a file active.
 	if _, err := s.CP.Run("CLOSE C HOLD"); err != nil {
 		return nil, err
@@ -143,7 +154,7 @@ func (s *Session) Receive(ctx context.Context, id int) (data []byte, err error) 
 	if err != nil {
 		return nil, err
 	}
-	data, err = s.read(f, id)
+	data, err = s.read(f, id, limit)
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
@@ -176,8 +187,7 @@ func (s *Session) openDev(ctx context.Context) (io.ReadCloser, error) {
 }
 
 // read reads and decodes whole pages, 80 pages per read as vmur does.
-func (s *Session) read(f io.Reader, id int) ([]byte, error) {
-	limit := s.MaxSize
+func (s *Session) read(f io.Reader, id int, limit int) ([]byte, error) {
 	if limit <= 0 {
 		limit = 64 << 20
 	}
@@ -201,7 +211,7 @@ func (s *Session) read(f io.Reader, id int) ([]byte, error) {
 		copy(buf, buf[full:have])
 		have -= full
 		if len(out) > limit {
-			return nil, fmt.Errorf("spool file %04d is larger than %d bytes", id, limit)
+			return nil, fmt.Errorf("%w: spool file %04d is larger than the %d bytes allowed; reading stopped at %d bytes", ErrTooLarge, id, limit, len(out))
 		}
 		if n == 0 || errors.Is(err, io.EOF) {
 			break
@@ -214,4 +224,13 @@ func (s *Session) read(f io.Reader, id int) ([]byte, error) {
 		return nil, fmt.Errorf("spool file %04d: %w: the reader delivered no page", id, ErrFormat)
 	}
 	return out, nil
+}
+
+// Purge removes file id from the reader without reading it (CP PURGE
+// RDR), for files that are refused.
+func (s *Session) Purge(id int) error {
+	if _, err := s.run(fmt.Sprintf("PURGE RDR %d", id)); err != nil {
+		return fmt.Errorf("purge spool file %04d: %w", id, err)
+	}
+	return nil
 }
