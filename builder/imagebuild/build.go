@@ -167,6 +167,9 @@ func Build(ctx context.Context, s *imagespec.Spec, o Options) (res Result, err e
 	if err := c.cloudInit(s); err != nil {
 		return res, err
 	}
+	if err := c.zvmSenders(s.ZVM); err != nil {
+		return res, err
+	}
 	if err := c.fstab(res.UUID); err != nil {
 		return res, err
 	}

@@ -437,7 +437,7 @@ func TestBuildFromImage(t *testing.T) {
 	if _, err := Build(context.Background(), spec2, Options{Output: q, Epoch: 1700000000, WorkDir: dir}); err != nil {
 		t.Fatalf("from a raw image: %v", err)
 	}
-	spec3 := writeSpec(t, dir, "source: first.qcow2\ntarget: zvm\nsize: 256MiB\nformat: raw\nagent: "+agent+"\nfiles:\n  - dst: /etc/motd\n    content: again\n")
+	spec3 := writeSpec(t, dir, "source: first.qcow2\ntarget: zvm\nsize: 256MiB\nformat: raw\nagent: "+agent+"\nfiles:\n  - dst: /etc/motd\n    content: again\nzvm:\n  authorized_senders: [opncloud]\n")
 	third := filepath.Join(dir, "third.raw")
 	res, err := Build(context.Background(), spec3, Options{Output: third, Epoch: 1700000000, WorkDir: dir})
 	if err != nil {
@@ -447,6 +447,9 @@ func TestBuildFromImage(t *testing.T) {
 	// next to the image for a direct boot.
 	if got := debugfs(t, third, 0, "cat /etc/motd"); got != "again" {
 		t.Errorf("/etc/motd = %q", got)
+	}
+	if got := debugfs(t, third, 0, "cat /etc/zguest/authorized-senders"); !strings.HasSuffix(got, "\nOPNCLOUD\n") {
+		t.Errorf("/etc/zguest/authorized-senders = %q", got)
 	}
 	for _, p := range []string{"/boot/vmlinuz-6.1.0-50-s390x", "/usr/lib/zguest/zguest-agent", "/etc/machine-id"} {
 		if out := debugfs(t, third, 0, "stat "+p); strings.Contains(out, "File not found") {

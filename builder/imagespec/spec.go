@@ -49,6 +49,7 @@ type Spec struct {
 	Files     []File    `yaml:"files"`
 	CloudInit CloudInit `yaml:"cloud_init"`
 	Sysprep   Sysprep   `yaml:"sysprep"`
+	ZVM       ZVM       `yaml:"zvm"` // zvm target only; see zvm.go
 
 	// Filled in by Load.
 	Dir       string `yaml:"-"` // the spec file's directory
@@ -216,6 +217,7 @@ func (s *Spec) validate(v *validator) {
 	case !slices.Contains(Targets, s.Target):
 		v.failf("target", "%q is not one of %s", s.Target, strings.Join(Targets, ", "))
 	}
+	s.validateZVM(v)
 	if s.Size == "" {
 		v.failf("size", `missing: the disk size, e.g. "2GiB"`)
 	} else if n, err := ParseSize(s.Size); err != nil {

@@ -60,6 +60,9 @@ func TestErrors(t *testing.T) {
 		{"files mode", "source: rootfs\ntarget: kvm\nsize: 2GiB\nfiles:\n  - dst: /a\n    content: x\n    mode: \"999\"\n", "files[0].mode"},
 		{"uuid", "source: rootfs\ntarget: kvm\nsize: 2GiB\nfilesystem:\n  uuid: ABC\n", "filesystem.uuid"},
 		{"datasource", "source: rootfs\ntarget: kvm\nsize: 2GiB\ncloud_init:\n  config:\n    datasource_list: [NoCloud]\n", "set by zguest-image"},
+		{"senders on kvm", "source: rootfs\ntarget: kvm\nsize: 2GiB\nzvm:\n  authorized_senders: [OPNCLOUD]\n", "zvm.authorized_senders: only for target zvm"},
+		{"senders userid", "source: rootfs\ntarget: zvm\nsize: 2GiB\nzvm:\n  authorized_senders: [OPNCLOUD, \"bad user\"]\n", `:5: zvm.authorized_senders[1]: "bad user" is not a z/VM userid`},
+		{"senders star", "source: rootfs\ntarget: zvm\nsize: 2GiB\nzvm:\n  authorized_senders: [\"*\", OPNCLOUD]\n", "list it alone"},
 		{"compress raw", "source: rootfs\ntarget: kvm\nsize: 2GiB\nformat: raw\ncompress: true\n", "only qcow2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -71,6 +74,16 @@ func TestErrors(t *testing.T) {
 				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestZVMSenders(t *testing.T) {
+	s, err := Load(write(t, "source: rootfs\ntarget: zvm\nsize: 2GiB\nzvm:\n  authorized_senders: [opncloud, \"ZVM$ADM\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(s.ZVM.AuthorizedSenders, " "); got != "OPNCLOUD ZVM$ADM" {
+		t.Errorf("senders %q", got)
 	}
 }
 
