@@ -72,7 +72,15 @@ func (s *System) Transfer(owner string, q Queue, id int, to string) (File, error
 		}
 	}
 	s.remove(u, q, i)
-	// guess: the origin userid is kept; CP may record the transferring user.
+	// guess: the ORIGINID is kept. Looked up in z/VM's "CP Commands and
+	// Utilities Reference", TRANSFER: its Response 1 names the previous
+	// owner in the "SENT FROM" message to the receiver, but the pages
+	// available here do not say whether the file's originating userid
+	// changes, so this stays a guess. Keeping the origin is the case that
+	// is worse for a guest (a file the connector sent one guest can be
+	// passed on to another with the connector's ORIGINID), which is the
+	// case zguest-agent's pinned identity is tested against
+	// (TestZVMTransferredDriveOfAnotherGuest).
 	s.place(t, QueueRDR, f)
 	s.log.Debug("spool transfer", "id", id, "from", u.id, "queue", q.String(), "to", t.id)
 	return f.snapshot(), nil
