@@ -52,3 +52,25 @@ func TestLoadDamaged(t *testing.T) {
 		t.Errorf("Update must replace a damaged file: %v", err)
 	}
 }
+
+func TestReaderAddFilesDeduplicatesAndCaps(t *testing.T) {
+	var r Reader
+	for run := 0; run < 3; run++ {
+		var fs []ReaderFile
+		for id := 1; id <= 600; id++ {
+			fs = append(fs, ReaderFile{SpoolID: id, Outcome: ReaderLeft, Reason: string(rune('a' + run))})
+		}
+		r.AddFiles(fs)
+	}
+	if len(r.Files) != 600 || r.Files[0].SpoolID != 1 || r.Files[0].Reason != "c" {
+		t.Fatalf("%d records, first %+v", len(r.Files), r.Files[0])
+	}
+	var more []ReaderFile
+	for id := 601; id <= 1500; id++ {
+		more = append(more, ReaderFile{SpoolID: id})
+	}
+	r.AddFiles(more)
+	if len(r.Files) != MaxReaderFiles || r.Files[0].SpoolID != 501 || r.Files[len(r.Files)-1].SpoolID != 1500 {
+		t.Errorf("%d records, %d..%d", len(r.Files), r.Files[0].SpoolID, r.Files[len(r.Files)-1].SpoolID)
+	}
+}

@@ -212,3 +212,59 @@ func TestReceiveSequenceAndHold(t *testing.T) {
 	}
 	t.Logf("CP commands: %q", f.log)
 }
+
+// A file over the limit is not read to its end: reading stops within one
+// read (80 pages) past the limit, the file stays in the reader, held,
+// and Purge removes it unread.
+func TestReceiveLimitAndPurge(t *testing.T) {
+	sys, s, _ := session(t, splink.Options{})
+	if err := s.Open(); err != nil {
+		t.Fatal(err)
+	}
+	id, err := sys.Punch("LINUX01", bytes.Repeat([]byte{0xee}, 4<<20), "big", "iso", 'X')
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter := &countingDev{Opener: s.Dev}
+	s.Dev = counter
+	_, err = s.ReceiveLimit(context.Background(), id, 64<<10)
+	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("err = %v, want ErrTooLarge", err)
+	}
+	if counter.n > 64<<10+2*80*PageSize {
+		t.Errorf("read %d bytes of a 4 MiB file with a 64 KiB limit", counter.n)
+	}
+	if fs, _ := sys.List("LINUX01"); len(fs) != 1 || fs[0].Hold == spool.HoldNone {
+		t.Fatalf("the refused file should stay held: %+v", fs)
+	}
+	if err := s.Purge(id); err != nil {
+		t.Fatal(err)
+	}
+	if fs, _ := sys.List("LINUX01"); len(fs) != 0 {
+		t.Errorf("not purged: %+v", fs)
+	}
+}
+
+type countingDev struct {
+	Opener
+	n int
+}
+
+func (c *countingDev) Open() (io.ReadCloser, error) {
+	f, err := c.Opener.Open()
+	if err != nil {
+		return nil, err
+	}
+	return &countingReader{f, c}, nil
+}
+
+type countingReader struct {
+	io.ReadCloser
+	c *countingDev
+}
+
+func (r *countingReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	r.c.n += n
+	return n, err
+}
