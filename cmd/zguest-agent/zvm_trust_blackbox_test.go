@@ -12,8 +12,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zguest/zguest/agent/cfgdrive"
 	"github.com/zguest/zguest/agent/state"
@@ -390,5 +392,67 @@ func TestZVMRefusedFilesDoNotFillReader(t *testing.T) {
 	id := send(t, env, makeISO(t, driveFiles(uuidA, "vm-a", 0)), "cfgdrive", "iso")
 	if r = runAgent(t, env, "reader"); r.code != 0 || fileOutcome(t, r, id).Outcome != state.ReaderApplied {
 		t.Fatalf("exit %d", r.code)
+	}
+}
+
+// peakRSS is the agent's peak_rss_kib from its "activate finished" line.
+func peakRSS(t *testing.T, r run) int {
+	t.Helper()
+	m := regexp.MustCompile(`peak_rss_kib=(\d+)`).FindStringSubmatch(r.stderr)
+	if m == nil {
+		t.Fatal("no peak_rss_kib in the agent's output")
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+// Attacks 4 and 5 at the issue's scale: 5000 files from EVIL01, 5000
+// files left in the reader over 20 runs, a 200 MiB cfgdrive.iso. The
+// figures are logged (go test -v); the test checks the bounds.
+func TestZVMManyFilesBounded(t *testing.T) {
+	env := zvmEnv(t, nil)
+	send(t, env, makeISO(t, driveFiles(uuidA, "vm-a", 0)), "cfgdrive", "iso")
+	if r := runAgent(t, env, "activate"); r.code != 0 {
+		t.Fatalf("exit %d", r.code)
+	}
+	for i := range 5000 {
+		sendFrom(t, env, evil, []byte("junk\n"), fmt.Sprintf("j%d", i), "sh")
+	}
+	start := time.Now()
+	r := runAgent(t, env, "reader")
+	t.Logf("5000 files from %s: exit %d in %s, peak %d KiB", evil, r.code, time.Since(start), peakRSS(t, r))
+	if r.code != 1 || len(readerFiles(t, env)) != 0 || len(r.state.Reader.Files) != state.MaxReaderFiles {
+		t.Errorf("exit %d, %d files left in the reader, %d records", r.code, len(readerFiles(t, env)), len(r.state.Reader.Files))
+	}
+	for i := range 5000 {
+		if _, err := env.Spool.Punch(guest, []byte("x\n"), fmt.Sprintf("n%d", i), "txt", 'A'); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for run := 1; run <= 20; run++ {
+		start := time.Now()
+		r = runAgent(t, env, "reader")
+		fi, err := os.Stat(filepath.Join(env.Root, state.Path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if run == 1 || run == 20 {
+			t.Logf("5000 class A files left, run %d: %s, state file %d records, %d bytes, peak %d KiB", run, time.Since(start), len(r.state.Reader.Files), fi.Size(), peakRSS(t, r))
+		}
+		if len(r.state.Reader.Files) != state.MaxReaderFiles || fi.Size() > 1<<20 {
+			t.Fatalf("run %d: %d records, %d bytes", run, len(r.state.Reader.Files), fi.Size())
+		}
+	}
+	big := send(t, env, make([]byte, 200<<20), "cfgdrive", "iso")
+	start = time.Now()
+	r = runAgent(t, env, "reader")
+	rss := peakRSS(t, r)
+	t.Logf("200 MiB cfgdrive.iso: refused in %s, peak %d KiB", time.Since(start), rss)
+	if f := fileOutcome(t, r, big); f.Outcome != state.ReaderRefused || !strings.Contains(f.Reason, "not read") || !f.Purged {
+		t.Errorf("%+v", f)
+	}
+	// Its size is never in the agent's memory (the limit is 32 MiB).
+	if rss > 32<<10 {
+		t.Errorf("peak %d KiB to refuse a drive it did not need to read", rss)
 	}
 }
