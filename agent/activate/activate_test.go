@@ -1,9 +1,11 @@
 package activate_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -305,6 +307,41 @@ func TestSourceProblemsFailTheRunButOthersApply(t *testing.T) {
 	s, _ := state.Load(m.root)
 	if s.OK || len(s.Problems) != 1 {
 		t.Errorf("state %+v", s)
+	}
+}
+
+// A universally administered MAC is set, with a warning; the NIC is up.
+func TestUniversallyAdministeredMACIsSetWithAWarning(t *testing.T) {
+	devs := qethNIC(t, zkernel.KindOSD, 1, "0.0.0001", nil)
+	m := boot(t, zkernel.Config{Devices: devs, Cmdline: "0001,0,000000000011;"})
+	var log bytes.Buffer
+	m.opts.Log = slog.New(slog.NewTextHandler(&log, nil))
+	rep := m.activate(t)
+	if !rep.OK() || len(rep.NICs) != 1 || rep.NICs[0].Result.MAC != "00:00:00:00:00:11" {
+		t.Fatalf("%+v\n%s", rep, log.String())
+	}
+	if w := rep.NICs[0].Result.Warnings; len(w) != 1 || !strings.Contains(w[0], "universally administered") {
+		t.Errorf("warnings %q", w)
+	}
+	if !strings.Contains(log.String(), "level=WARN") || !strings.Contains(log.String(), "universally administered") {
+		t.Errorf("no warning logged:\n%s", log.String())
+	}
+}
+
+// When every token was rejected the log says so, not "nothing listed".
+func TestOnlyRejectedTokensSaySo(t *testing.T) {
+	m := boot(t, zkernel.Config{Cmdline: "ro 0001,0,010000000011; 0004,2;"})
+	var log bytes.Buffer
+	m.opts.Log = slog.New(slog.NewTextHandler(&log, nil))
+	rep := m.activate(t)
+	if rep.OK() || len(rep.NICs) != 0 || len(rep.Problems) != 2 {
+		t.Fatalf("%+v", rep)
+	}
+	if !strings.Contains(log.String(), "no valid NICs (2 tokens rejected)") {
+		t.Errorf("log:\n%s", log.String())
+	}
+	if strings.Contains(log.String(), "nothing to do") {
+		t.Errorf("misleading line:\n%s", log.String())
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/zguest/zguest/agent/ccw"
+	"github.com/zguest/zguest/agent/nic"
 	"github.com/zguest/zguest/agent/sysfs"
 )
 
@@ -338,6 +339,8 @@ func (a *Applier) setMAC(ifname string, mac net.HardwareAddr) (bool, error) {
 		return true, nil
 	case errors.Is(err, syscall.EADDRINUSE):
 		return false, fmt.Errorf("set MAC %s on %s: %w: another guest or host on this LAN already has it (check the Neutron port for a duplicate)", mac, ifname, err)
+	case errors.Is(err, syscall.EADDRNOTAVAIL) && nic.MACWarning(mac) != "":
+		return false, fmt.Errorf("set MAC %s on %s: %w: the adapter or hypervisor refused it; it is universally administered, which some OSA and z/VM setups refuse: use a locally administered MAC (second hex digit 2, 6, a or e) for the Neutron port", mac, ifname, err)
 	case errors.Is(err, syscall.EADDRNOTAVAIL):
 		return false, fmt.Errorf("set MAC %s on %s: %w: the adapter or hypervisor refused it (z/VM VSWITCH MAC protection, or not a valid unicast address)", mac, ifname, err)
 	case errors.Is(err, syscall.EOPNOTSUPP):
