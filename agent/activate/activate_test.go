@@ -396,3 +396,37 @@ func TestDescribeOnKVM(t *testing.T) {
 		t.Errorf("Describe must change nothing: %+v", g)
 	}
 }
+
+// BenchmarkActivate12Latency is BenchmarkActivate12 with the emulated
+// kernel's realistic set-online latency (zkernel.DefaultOnlineLatency):
+// the NICs come up side by side, so the wall time is about one latency L
+// (300 ms for OSA) plus the engine's own time, not 12 x L.
+func BenchmarkActivate12Latency(b *testing.B) {
+	cmd, devs, _ := dpmCmdline(12, 0x1000, true)
+	lat := zkernel.DefaultOnlineLatency
+	var wall time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		ev := make(sink, 1024)
+		k, err := zkernel.New(zkernel.Config{Devices: devs, Cmdline: cmd, Events: ev, OnlineLatency: &lat})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		opts := activate.Options{Root: b.TempDir(), FS: k, Links: k.Links(), Namer: qeth.NewUdevNamer(ctx, k, true, ev)}
+		b.StartTimer()
+		start := time.Now()
+		rep, err := activate.Activate(ctx, opts)
+		wall += time.Since(start)
+		b.StopTimer()
+		if err != nil || !rep.OK() {
+			b.Fatalf("%v %s", err, summary(rep))
+		}
+		cancel()
+		k.Close()
+	}
+	L := lat.Max()
+	b.ReportMetric(float64(wall.Microseconds())/float64(b.N)/1000, "wall-ms/op")
+	b.ReportMetric(float64(L.Milliseconds()), "L-ms")
+	b.ReportMetric(float64(wall)/float64(b.N)/float64(L), "wall/L")
+}
