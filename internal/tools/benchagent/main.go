@@ -346,8 +346,7 @@ func median(s []sample) sample {
 // alone: a reaped child's rusage is already in it (adding cmd's own
 // rusage on top counted it twice). The agent and the tools are direct
 // children (no nsenter/unshare/sh in between), so nothing else is in the
-// delta. libudev's monitor works because /dev is devtmpfs here (see
-// udev-feasibility.md).
+// delta. libudev's monitor works because /dev is devtmpfs here.
 func measure(env *zkerneltest.Env, cmd *exec.Cmd, start func() error) (sample, string, error) {
 	out := &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
