@@ -345,6 +345,21 @@ func TestOnlyRejectedTokensSaySo(t *testing.T) {
 	}
 }
 
+// HiperSockets have only port 0: a token asking for port 1 fails that NIC
+// with the kernel's EINVAL and says why.
+func TestHiperSocketsPortOneIsRefusedByTheKernel(t *testing.T) {
+	devs := qethNIC(t, zkernel.KindIQD, 0x24, "0.0.7000", nil)
+	m := boot(t, zkernel.Config{Devices: devs, Cmdline: "7000,1,020000007000;"})
+	rep := m.activate(t)
+	if rep.OK() || len(rep.NICs) != 1 {
+		t.Fatalf("%+v", rep)
+	}
+	err := rep.NICs[0].Result.Err
+	if !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), "HiperSockets only port 0") {
+		t.Errorf("error %v", err)
+	}
+}
+
 // BenchmarkActivate12 runs the engine on 12 fresh DPM NICs against the
 // in-process model (no FUSE, no real interfaces) and reports the engine's
 // own time: wall time minus the emulated kernel's busy time.

@@ -261,6 +261,8 @@ func (a *Applier) setAttr(dir, attr, value string) (bool, error) {
 		return false, fmt.Errorf("%w: the hypervisor enforces layer %s for this device (z/VM VSWITCH or guest LAN type, or an OSM device); define the NIC with the other type or ask for that layer", err, layerName(cur))
 	case attr == "layer2" && errors.Is(err, syscall.EINVAL):
 		return false, fmt.Errorf("%w: the kernel has no module for that layer (qeth_l2 or qeth_l3 missing from the kernel or initramfs?)", err)
+	case attr == "portno" && errors.Is(err, syscall.EINVAL):
+		return false, fmt.Errorf("%w: the adapter has no port %s (an OSA-Express adapter has ports 0 and 1 at most, HiperSockets only port 0); fix the port in the NIC's definition", err, value)
 	case errors.Is(err, syscall.EPERM):
 		return false, fmt.Errorf("%w: the group is online; attributes can only be changed while it is offline", err)
 	}
