@@ -136,21 +136,26 @@ func main() {
 		fail("with latency", err)
 	}
 	serial := b.serialLatency(lat)
-	// The agent's own time is what it takes when the hardware is instant
-	// (its wall time without latency, the emulated kernel's work
-	// included): a serial agent would need 12 x L on top of it, a fully
-	// parallel one L.
+	// Two readings of "12 NICs up in at most 1.5 x L plus the agent's own
+	// time": on the agent's wall time, with its whole time without latency
+	// (the emulated kernel's work included) as its own time; and on the time
+	// on top of the emulated kernel's busy time (which one lock serialises
+	// here but not on a real kernel), with its own time without latency.
+	// A serial agent would need 12 x L on top in both.
 	bound := L*3/2 + o.wall
+	ownBound := L*3/2 + o.kernel
+	met := func(v, b time.Duration) string {
+		if v <= b {
+			return "met"
+		}
+		return "NOT met"
+	}
 	fmt.Printf("with the emulated kernel's set-online latency (OSA %s, HiperSockets %s, z/VM VNIC %s; L = %s), median of %d runs\n", lat.OSD, lat.IQD, lat.VNIC, L, *latRuns)
 	head()
 	row("zguest-agent", lo)
 	row("originals (restated)", lt)
-	verdict := "met"
-	if lo.wall > bound {
-		verdict = "NOT met"
-	}
-	fmt.Printf("  zguest-agent: %s for %d NICs; the latency added %s = %.2f x L; bound 1.5 x L + its time without latency (%s) = %s: %s\n",
-		r(lo.wall), b.n, r(lo.wall-o.wall), float64(lo.wall-o.wall)/float64(L), r(o.wall), r(bound), verdict)
+	fmt.Printf("  zguest-agent, wall: %s <= 1.5 x L + its wall time without latency (%s) = %s: %s\n", r(lo.wall), r(o.wall), r(bound), met(lo.wall, bound))
+	fmt.Printf("  zguest-agent, wall - kernel: %s <= 1.5 x L + its own time without latency (%s) = %s: %s\n", r(lo.kernel), r(o.kernel), r(ownBound), met(lo.kernel, ownBound))
 	fmt.Printf("  originals: %s; one NIC after the other, the latencies alone add up to %s\n", r(lt.wall), serial)
 	fmt.Printf("  ratio agent/originals: wall %.3f (originals %.1fx slower)\n", ratio(lo.wall, lt.wall), ratio(lt.wall, lo.wall))
 	if !*noZVM {
