@@ -19,7 +19,7 @@ export ZGUEST_AGENT_S390X := $(BIN)/s390x/zguest-agent
 export ZGUEST_IMAGE_BIN   := $(BIN)/zguest-image
 
 # Debian packages. The halves add theirs in their .mk fragments.
-APT_PKGS := libudev-dev pkg-config gcc libc6-dev fuse3 iproute2 util-linux systemd file \
+APT_PKGS := libudev-dev pkg-config gcc libc6-dev fuse3 iproute2 util-linux systemd udev file \
             gcc-s390x-linux-gnu libc6-dev-s390x-cross libudev-dev:s390x \
             genisoimage cloud-init
 BENCH_TARGETS := bench-agent
@@ -77,10 +77,11 @@ fuzz: deps ## run every fuzz target for FUZZTIME (default 10s) each
 
 bench: deps build $(BENCH_TARGETS) ## benchmarks with ratios against the tools we replace
 
-bench-agent: build ## the agent engine (in-process) and binary (FUSE emulator) vs a bash equivalent of nova-dpm's tools; z/VM receive+stage
-	@echo "== agent engine on the in-process model (engine-ms/op: its own time for 12 NICs)"
-	$(GO) test -run '^$$' -bench BenchmarkActivate12 -benchtime 20x ./agent/activate/
-	@echo "== zguest-agent binary vs the bash equivalent of nova-dpm's tools, on the FUSE emulator"
+bench-agent: build ## the agent engine (in-process) and binary (FUSE emulator) vs the restated nova-dpm tools + znetconf, with and without set-online latency; z/VM receive+stage
+	@echo "== agent engine on the in-process model (engine-ms/op: its own time for 12 NICs; wall/L: 12 NICs with a 300 ms set-online latency L)"
+	$(GO) test -run '^$$' -bench 'BenchmarkActivate12$$' -benchtime 20x ./agent/activate/
+	$(GO) test -run '^$$' -bench 'BenchmarkActivate12Latency$$' -benchtime 5x ./agent/activate/
+	@echo "== zguest-agent binary vs the restated originals (nova-dpm + znetconf/lsznet.raw + udevadm settle + setmac.sh), on the FUSE emulator"
 	$(GO) run ./internal/tools/benchagent -agent $(BIN)/zguest-agent
 
 demo: deps build ## the agent on a 12-NIC DPM command line; nova -> zguest-hostd -> simulated z/VM, and -> simulated HMC -> the agent

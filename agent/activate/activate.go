@@ -178,11 +178,27 @@ func Activate(ctx context.Context, o Options) (Report, error) {
 	rep := Report{Problems: probs}
 	logProblems(o.Log, probs)
 	if len(nics) == 0 {
-		o.Log.Info("no qeth NICs listed (no DPM tokens or rd.znet on the command line, no NIC list file); nothing to do")
+		if n := rejected(probs); n > 0 {
+			o.Log.Error(fmt.Sprintf("no valid NICs (%d tokens rejected)", n))
+		} else {
+			o.Log.Info("no qeth NICs listed (no DPM tokens or rd.znet on the command line, no NIC list file); nothing to do")
+		}
 	} else {
 		rep.NICs = run(ctx, o, nics)
 	}
 	return rep, record(o, rep, started, true)
+}
+
+// rejected counts the NIC entries a source refused (problems that are not
+// warnings).
+func rejected(probs []nic.Problem) int {
+	n := 0
+	for _, p := range probs {
+		if !p.Warning {
+			n++
+		}
+	}
+	return n
 }
 
 // Describe reports, on a platform without qeth NICs (KVM), what the NIC

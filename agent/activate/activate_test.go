@@ -1,9 +1,11 @@
 package activate_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -308,6 +310,56 @@ func TestSourceProblemsFailTheRunButOthersApply(t *testing.T) {
 	}
 }
 
+// A universally administered MAC is set, with a warning; the NIC is up.
+func TestUniversallyAdministeredMACIsSetWithAWarning(t *testing.T) {
+	devs := qethNIC(t, zkernel.KindOSD, 1, "0.0.0001", nil)
+	m := boot(t, zkernel.Config{Devices: devs, Cmdline: "0001,0,000000000011;"})
+	var log bytes.Buffer
+	m.opts.Log = slog.New(slog.NewTextHandler(&log, nil))
+	rep := m.activate(t)
+	if !rep.OK() || len(rep.NICs) != 1 || rep.NICs[0].Result.MAC != "00:00:00:00:00:11" {
+		t.Fatalf("%+v\n%s", rep, log.String())
+	}
+	if w := rep.NICs[0].Result.Warnings; len(w) != 1 || !strings.Contains(w[0], "universally administered") {
+		t.Errorf("warnings %q", w)
+	}
+	if !strings.Contains(log.String(), "level=WARN") || !strings.Contains(log.String(), "universally administered") {
+		t.Errorf("no warning logged:\n%s", log.String())
+	}
+}
+
+// When every token was rejected the log says so, not "nothing listed".
+func TestOnlyRejectedTokensSaySo(t *testing.T) {
+	m := boot(t, zkernel.Config{Cmdline: "ro 0001,0,010000000011; 0004,2;"})
+	var log bytes.Buffer
+	m.opts.Log = slog.New(slog.NewTextHandler(&log, nil))
+	rep := m.activate(t)
+	if rep.OK() || len(rep.NICs) != 0 || len(rep.Problems) != 2 {
+		t.Fatalf("%+v", rep)
+	}
+	if !strings.Contains(log.String(), "no valid NICs (2 tokens rejected)") {
+		t.Errorf("log:\n%s", log.String())
+	}
+	if strings.Contains(log.String(), "nothing to do") {
+		t.Errorf("misleading line:\n%s", log.String())
+	}
+}
+
+// HiperSockets have only port 0: a token asking for port 1 fails that NIC
+// with the kernel's EINVAL and says why.
+func TestHiperSocketsPortOneIsRefusedByTheKernel(t *testing.T) {
+	devs := qethNIC(t, zkernel.KindIQD, 0x24, "0.0.7000", nil)
+	m := boot(t, zkernel.Config{Devices: devs, Cmdline: "7000,1,020000007000;"})
+	rep := m.activate(t)
+	if rep.OK() || len(rep.NICs) != 1 {
+		t.Fatalf("%+v", rep)
+	}
+	err := rep.NICs[0].Result.Err
+	if !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), "HiperSockets only port 0") {
+		t.Errorf("error %v", err)
+	}
+}
+
 // BenchmarkActivate12 runs the engine on 12 fresh DPM NICs against the
 // in-process model (no FUSE, no real interfaces) and reports the engine's
 // own time: wall time minus the emulated kernel's busy time.
@@ -358,4 +410,38 @@ func TestDescribeOnKVM(t *testing.T) {
 	if g, ok := m.k.Group("0.0.0001"); ok {
 		t.Errorf("Describe must change nothing: %+v", g)
 	}
+}
+
+// BenchmarkActivate12Latency is BenchmarkActivate12 with the emulated
+// kernel's realistic set-online latency (zkernel.DefaultOnlineLatency):
+// the NICs come up side by side, so the wall time is about one latency L
+// (300 ms for OSA) plus the engine's own time, not 12 x L.
+func BenchmarkActivate12Latency(b *testing.B) {
+	cmd, devs, _ := dpmCmdline(12, 0x1000, true)
+	lat := zkernel.DefaultOnlineLatency
+	var wall time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		ev := make(sink, 1024)
+		k, err := zkernel.New(zkernel.Config{Devices: devs, Cmdline: cmd, Events: ev, OnlineLatency: &lat})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		opts := activate.Options{Root: b.TempDir(), FS: k, Links: k.Links(), Namer: qeth.NewUdevNamer(ctx, k, true, ev)}
+		b.StartTimer()
+		start := time.Now()
+		rep, err := activate.Activate(ctx, opts)
+		wall += time.Since(start)
+		b.StopTimer()
+		if err != nil || !rep.OK() {
+			b.Fatalf("%v %s", err, summary(rep))
+		}
+		cancel()
+		k.Close()
+	}
+	L := lat.Max()
+	b.ReportMetric(float64(wall.Microseconds())/float64(b.N)/1000, "wall-ms/op")
+	b.ReportMetric(float64(L.Milliseconds()), "L-ms")
+	b.ReportMetric(float64(wall)/float64(b.N)/float64(L), "wall/L")
 }

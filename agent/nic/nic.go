@@ -101,9 +101,11 @@ func (p Problem) String() string {
 	return s + ": " + p.Reason
 }
 
-// CheckMAC enforces what OSA adapters and z/VM accept: a unicast,
-// locally administered address (second hex digit of the first byte 2, 6,
-// A or E).
+// CheckMAC refuses what no qeth layer-2 device can carry: anything but 6
+// bytes, a multicast (group) address, the all-zero address. The kernel's
+// qeth_l2_set_mac_address takes every other address (is_valid_ether_addr),
+// universally administered ones included; whether the adapter or z/VM
+// accepts it is the card's answer, reported when the MAC is set.
 func CheckMAC(mac net.HardwareAddr) error {
 	if len(mac) != 6 {
 		return fmt.Errorf("MAC must be 6 bytes, got %d", len(mac))
@@ -111,10 +113,22 @@ func CheckMAC(mac net.HardwareAddr) error {
 	if mac[0]&1 != 0 {
 		return fmt.Errorf("MAC %s is a multicast address; use a unicast one", mac)
 	}
-	if mac[0]&2 == 0 {
-		return fmt.Errorf("MAC %s is not locally administered (the second hex digit must be 2, 6, a or e); OSA adapters refuse it", mac)
+	if string(mac) == "\x00\x00\x00\x00\x00\x00" {
+		return fmt.Errorf("MAC %s is all zero; use a unicast address", mac)
 	}
 	return nil
+}
+
+// MACWarning says why a MAC that CheckMAC accepts may still be refused:
+// a universally administered address (the second hex digit of the first
+// byte is not 2, 6, a or e) belongs to some manufacturer's card, and
+// nova-dpm's tools and some OSA or z/VM setups accept only locally
+// administered ones. "" means nothing to say.
+func MACWarning(mac net.HardwareAddr) string {
+	if len(mac) != 6 || mac[0]&2 != 0 {
+		return ""
+	}
+	return fmt.Sprintf("MAC %s is universally administered (the second hex digit is not 2, 6, a or e); setting it anyway, but an adapter or z/VM VSWITCH may refuse it or it may clash with a real card's address", mac)
 }
 
 // Merge combines NICs from several sources, given in precedence order

@@ -19,10 +19,27 @@ func mac(s string) net.HardwareAddr {
 func TestCheckMAC(t *testing.T) {
 	for s, ok := range map[string]bool{
 		"02:00:00:00:00:01": true, "fa:16:3e:00:00:01": true, "0a:00:00:00:00:11": true, "0e:00:00:00:00:11": true,
-		"00:00:00:00:00:01": false, "03:00:00:00:00:01": false, "01:00:5e:00:00:01": false, "ff:ff:ff:ff:ff:ff": false,
+		// Universally administered unicast: the kernel takes it.
+		"00:00:00:00:00:01": true, "00:00:00:00:00:11": true, "08:00:27:00:00:01": true,
+		"00:00:00:00:00:00": false, "03:00:00:00:00:01": false, "01:00:5e:00:00:01": false, "ff:ff:ff:ff:ff:ff": false,
 	} {
 		if err := CheckMAC(mac(s)); (err == nil) != ok {
 			t.Errorf("CheckMAC(%s) = %v, want ok=%v", s, err, ok)
+		}
+	}
+}
+
+func TestMACWarning(t *testing.T) {
+	for s, warn := range map[string]bool{
+		"00:00:00:00:00:11": true, "08:00:27:00:00:01": true, "f0:00:00:00:00:01": true,
+		"02:00:00:00:00:01": false, "fa:16:3e:00:00:01": false, "0e:00:00:00:00:11": false,
+	} {
+		w := MACWarning(mac(s))
+		if (w != "") != warn {
+			t.Errorf("MACWarning(%s) = %q, want a warning: %v", s, w, warn)
+		}
+		if warn && !strings.Contains(w, "universally administered") {
+			t.Errorf("MACWarning(%s) = %q", s, w)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/zguest/zguest/agent/ccw"
+	"github.com/zguest/zguest/agent/nic"
 	"github.com/zguest/zguest/agent/sysfs"
 )
 
@@ -260,6 +261,8 @@ func (a *Applier) setAttr(dir, attr, value string) (bool, error) {
 		return false, fmt.Errorf("%w: the hypervisor enforces layer %s for this device (z/VM VSWITCH or guest LAN type, or an OSM device); define the NIC with the other type or ask for that layer", err, layerName(cur))
 	case attr == "layer2" && errors.Is(err, syscall.EINVAL):
 		return false, fmt.Errorf("%w: the kernel has no module for that layer (qeth_l2 or qeth_l3 missing from the kernel or initramfs?)", err)
+	case attr == "portno" && errors.Is(err, syscall.EINVAL):
+		return false, fmt.Errorf("%w: the adapter has no port %s (an OSA-Express adapter has ports 0 and 1 at most, HiperSockets only port 0); fix the port in the NIC's definition", err, value)
 	case errors.Is(err, syscall.EPERM):
 		return false, fmt.Errorf("%w: the group is online; attributes can only be changed while it is offline", err)
 	}
@@ -338,6 +341,8 @@ func (a *Applier) setMAC(ifname string, mac net.HardwareAddr) (bool, error) {
 		return true, nil
 	case errors.Is(err, syscall.EADDRINUSE):
 		return false, fmt.Errorf("set MAC %s on %s: %w: another guest or host on this LAN already has it (check the Neutron port for a duplicate)", mac, ifname, err)
+	case errors.Is(err, syscall.EADDRNOTAVAIL) && nic.MACWarning(mac) != "":
+		return false, fmt.Errorf("set MAC %s on %s: %w: the adapter or hypervisor refused it; it is universally administered, which some OSA and z/VM setups refuse: use a locally administered MAC (second hex digit 2, 6, a or e) for the Neutron port", mac, ifname, err)
 	case errors.Is(err, syscall.EADDRNOTAVAIL):
 		return false, fmt.Errorf("set MAC %s on %s: %w: the adapter or hypervisor refused it (z/VM VSWITCH MAC protection, or not a valid unicast address)", mac, ifname, err)
 	case errors.Is(err, syscall.EOPNOTSUPP):

@@ -95,6 +95,11 @@ func MakePlan(n nic.NIC, o Observed) (Plan, error) {
 	if n.Layer2 == nic.Layer3 && n.MAC != nil {
 		return refuse("layer 3 was asked for together with MAC %s, but a qeth layer-3 device has no MAC to set; ask for layer 2 or drop the MAC", n.MAC)
 	}
+	if n.MAC != nil {
+		if w := nic.MACWarning(n.MAC); w != "" {
+			p.Warnings = append(p.Warnings, w)
+		}
+	}
 	wantL2 := n.WantLayer2()
 	wantPort := n.WantPort()
 	if g := o.Group; g != nil {

@@ -328,3 +328,32 @@ func TestBlackBoxSetmac(t *testing.T) {
 		t.Errorf("bad target: exit %d", r.code)
 	}
 }
+
+// A universally administered MAC is accepted with a warning and set on the
+// real interface; a command line whose only tokens are rejected says how
+// many were, not that none was listed.
+func TestBlackBoxUniversalMACAndRejectedTokens(t *testing.T) {
+	testutil.RequireRoot(t, "FUSE mounts and network namespaces for the emulated kernel")
+	devs, err := zkernel.QethDevices(zkernel.KindOSD, 1, "0.0.0001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := zkerneltest.Start(t, zkernel.Config{Devices: devs, Cmdline: "ro 0001,0,000000000011;"})
+	r := runAgent(t, env, "activate")
+	if r.code != 0 || !r.state.OK {
+		t.Fatalf("exit %d", r.code)
+	}
+	checkUp(t, env, map[string]string{"0.0.0001": "00:00:00:00:00:11"})
+	if !strings.Contains(r.stderr, "level=WARN") || !strings.Contains(r.stderr, "universally administered") {
+		t.Errorf("no warning about the universally administered MAC")
+	}
+
+	env = zkerneltest.Start(t, zkernel.Config{Devices: devs, Cmdline: "ro 0001,0,010000000011; 0004,2;"})
+	r = runAgent(t, env, "activate")
+	if r.code == 0 || r.state.OK {
+		t.Errorf("exit %d ok=%v: rejected tokens must fail the run", r.code, r.state.OK)
+	}
+	if !strings.Contains(r.stderr, "no valid NICs (2 tokens rejected)") || strings.Contains(r.stderr, "nothing to do") {
+		t.Errorf("want \"no valid NICs (2 tokens rejected)\" and no \"nothing to do\"")
+	}
+}

@@ -89,7 +89,9 @@ type Device struct {
 	// HWMAC is the MAC the adapter or hypervisor assigns at the first
 	// online; "" means a random locally administered MAC.
 	HWMAC string
-	// Ports is the number of ports on the adapter; 0 means 2.
+	// Ports is the number of ports on the adapter (the port count the
+	// channel subsystem reports, SSQD pcnt); 0 means 2 for OSA and 1 for
+	// HiperSockets.
 	Ports int
 	// LinkDown makes the carrier off ("UP (LAN OFFLINE)").
 	LinkDown bool
@@ -166,6 +168,10 @@ type Config struct {
 	// RenameDelay is how long the emulated udevd takes before renaming a
 	// newly registered network device.
 	RenameDelay time.Duration
+	// OnlineLatency, if set, makes writing online=1 to a qeth group take
+	// that long per device kind (DefaultOnlineLatency is realistic); nil
+	// is instant.
+	OnlineLatency *OnlineLatency
 	// NoRename disables the emulated udev rename (net.ifnames=0).
 	NoRename bool
 	// Net holds the network devices; nil means a new MemLinks.

@@ -7,8 +7,9 @@
 // The model is a state machine driven through a file-operation API
 // (ReadFile, WriteFile, ReadDir, Stat, Lstat, Readlink) whose paths are
 // relative to an emulated root ("sys/...", "proc/...") and whose text
-// formats and errno values follow the kernel (see
-// shared/reference/qeth.md, "Behavioural spec for the sysfs emulator").
+// formats and errno values follow the kernel (README.md in this directory
+// has the behavioural spec of set-online latency, channel paths and port
+// bounds, with sources).
 // Errors are *fs.PathError values wrapping a syscall.Errno, so
 // errors.Is(err, syscall.EINVAL) works.
 //

@@ -40,6 +40,7 @@ type group struct {
 	portno   int
 	bufcnt   int
 	linkSeen bool // the link type is known (first online happened)
+	busy     bool // online=1 in progress (OnlineLatency)
 	nd       netdev
 	attrs    map[string]string // loosely modelled attributes, stored verbatim
 }
@@ -202,7 +203,7 @@ func (d *ccwDev) setupQeth() error {
 		return fmt.Errorf("VNIC is only possible for OSD and IQD, not %s", s.Kind)
 	}
 	if s.Ports < 0 || s.Ports > 16 {
-		return fmt.Errorf("fixture field Ports is %d: want 0 (meaning 2) to 16", s.Ports)
+		return fmt.Errorf("fixture field Ports is %d: want 0 (the kind's default) to 16", s.Ports)
 	}
 	if s.HWMAC != "" {
 		mac, err := parseMAC(s.HWMAC)
@@ -224,11 +225,21 @@ func (d *ccwDev) setupQeth() error {
 	return nil
 }
 
+// ports is the adapter's port count. qeth_dev_portno_store allows
+// portno up to pcnt-1 (up to 0 when pcnt is 0), pcnt being what the store
+// subchannel QDIO data command reported when the group was created
+// (qeth_determine_capabilities, called by qeth_core_probe_device).
+// guess: an OSA-Express adapter reports 2 ports and HiperSockets, which
+// have no physical port, report 1 or 0; either way only portno 0 is
+// accepted there.
 func (d *ccwDev) ports() int {
-	if d.spec.Ports == 0 {
-		return 2
+	switch {
+	case d.spec.Ports != 0:
+		return d.spec.Ports
+	case d.spec.Kind == KindIQD:
+		return 1
 	}
-	return d.spec.Ports
+	return 2
 }
 
 // bindIfLoaded binds a registered device to its driver if that is loaded

@@ -3,6 +3,7 @@ package zkernel
 import (
 	"net"
 	"syscall"
+	"time"
 )
 
 // groupStore handles a write to drivers/qeth/group (ccwgroup_create_dev
@@ -96,6 +97,9 @@ func (k *Kernel) dropNetdev(g *group) {
 
 // ungroupStore handles a write to ungroup: EINVAL while online.
 func (k *Kernel) ungroupStore(g *group) syscall.Errno {
+	if g.busy {
+		return syscall.EAGAIN
+	}
 	if g.online {
 		return syscall.EINVAL
 	}
@@ -111,14 +115,41 @@ func (k *Kernel) onlineStore(g *group, s string) syscall.Errno {
 	if e != 0 {
 		return e
 	}
+	if g.busy {
+		// ccwgroup's onoff flag: another online/offline is under way.
+		return syscall.EAGAIN
+	}
 	switch {
 	case v == 1 && !g.online:
+		k.hardSetup(g)
 		return k.groupSetOnline(g, true)
 	case v == 0 && g.online:
 		k.groupSetOffline(g)
 		return 0
 	}
 	return syscall.EINVAL
+}
+
+// hardSetup waits the device kind's OnlineLatency with the kernel lock
+// released (the caller holds it and gets it back): the group is busy
+// meanwhile, so other groups proceed and this one refuses a second
+// online, offline or ungroup with EAGAIN. A FailOnline device also takes
+// the time: the kernel finds the failure only by trying.
+func (k *Kernel) hardSetup(g *group) {
+	d := k.cfg.OnlineLatency.of(g.dev0().spec)
+	if d <= 0 {
+		return
+	}
+	g.busy = true
+	k.unlock()
+	t := time.NewTimer(d)
+	select {
+	case <-t.C:
+	case <-k.udev.done:
+		t.Stop()
+	}
+	k.lock()
+	g.busy = false
 }
 
 // groupSetOnline is qeth_core_set_online + qeth_set_online: pick the
@@ -232,7 +263,7 @@ func (k *Kernel) layer2Store(g *group, s string) syscall.Errno {
 	if v > 1 {
 		return syscall.EINVAL
 	}
-	if g.online {
+	if g.online || g.busy {
 		return syscall.EPERM
 	}
 	if g.layer == int(v) {
@@ -259,7 +290,10 @@ func (k *Kernel) portnoStore(g *group, s string) syscall.Errno {
 	if v > 15 {
 		return syscall.EINVAL
 	}
-	if g.online {
+	// approximation: while an online is under way the kernel's store
+	// waits for the card's conf_mutex and then finds the card not DOWN;
+	// the model answers EPERM at once.
+	if g.online || g.busy {
 		return syscall.EPERM
 	}
 	if int(v) > g.dev0().ports()-1 {
@@ -272,7 +306,7 @@ func (k *Kernel) portnoStore(g *group, s string) syscall.Errno {
 // bufcntStore handles a write to buffer_count: EPERM unless DOWN,
 // kstrtouint base 10, clamped to [8, 128].
 func (k *Kernel) bufcntStore(g *group, s string) syscall.Errno {
-	if g.online {
+	if g.online || g.busy {
 		return syscall.EPERM
 	}
 	v, e := kstrtouint(s, 10)

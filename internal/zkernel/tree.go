@@ -43,6 +43,12 @@ func (k *Kernel) buildTree() *node {
 		if d.info.driver == "vmur" {
 			ccwDrivers.mkdir("vmur")
 		}
+		// Every channel path of the machine's I/O configuration has a
+		// directory, registered or not (the channel-path scan at boot).
+		name := fmt.Sprintf("chp0.%02x", d.spec.CHPID)
+		if css.children[name] == nil {
+			css.set(name, buildChannelPath(d.spec))
+		}
 	}
 	for _, d := range k.devs {
 		if !d.registered {
@@ -90,6 +96,58 @@ func (k *Kernel) buildSubchannel(sch *node, d *ccwDev) {
 	// chp_ids_show prints every slot followed by a space.
 	sch.set("chpids", constAttr(fmt.Sprintf("%02x 00 00 00 00 00 00 00 ", d.spec.CHPID)))
 	sch.set("pimpampom", constAttr("80 80 ff")) // guess: one installed, available, operational path
+}
+
+// chpidType is the channel-path type code the channel-path description
+// reports (desc.desc), which the chp's type attribute prints in hex and
+// lsznet.raw maps to a name (0x11 OSD, 0x24 IQD, 0x30 OSX, 0x31 OSM).
+func chpidType(d Device) uint8 {
+	switch d.Kind {
+	case KindOSD:
+		return 0x11
+	case KindIQD:
+		return 0x24
+	case KindOSX:
+		return 0x30
+	case KindOSM:
+		return 0x31
+	case KindVirtioNet:
+		return 0x32 // guess: QEMU's virtual channel path type for virtio-ccw
+	case KindReader, KindPunch:
+		return 0x00 // guess: z/VM unit-record devices are virtual, no real path type
+	}
+	return 0x1b // guess: FICON (FC) for the DASD of KindOther
+}
+
+// buildChannelPath is /sys/devices/css0/chp0.<xx> (drivers/s390/cio/chp.c):
+// status online/offline (writable on/off), configure, type in hex without
+// 0x, cmg and shared ("unknown" until channel measurement is known), chid
+// and chid_external.
+// guess: configure reads 1 (configured); cmg and shared are unknown; chid
+// is derived from the CHPID; writes to status and configure are accepted
+// and change nothing (the model has no offline channel paths).
+func buildChannelPath(d Device) *node {
+	n := newDir(0o755)
+	n.set("status", attrRW(func() string { return "online" }, func(s string) syscall.Errno {
+		switch strings.ToLower(strings.TrimSpace(s)) {
+		case "on", "off":
+			return 0
+		}
+		return syscall.EINVAL
+	}))
+	n.set("configure", attrRW(func() string { return "1" }, func(s string) syscall.Errno {
+		v, e := kstrtouint(s, 0)
+		if e != 0 || v > 1 {
+			return syscall.EINVAL
+		}
+		return 0
+	}))
+	n.set("type", constAttr(fmt.Sprintf("%x", chpidType(d))))
+	n.set("cmg", constAttr("unknown"))
+	n.set("shared", constAttr("unknown"))
+	n.set("chid", constAttr(fmt.Sprintf("%04x", 0x100+int(d.CHPID))))
+	n.set("chid_external", constAttr("1"))
+	return n
 }
 
 func (k *Kernel) buildCCWDevice(d *ccwDev) *node {

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/zguest/zguest/internal/zkernel"
@@ -119,19 +118,17 @@ func zvmOnce(agent string, n int, iso []byte) (sample, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, agent, "--root", env.Root, "activate")
-	out, wall, kernel, err := measure(env, cmd)
+	s, out, err := measure(env, cmd, func() error { return env.RunInGuest(cmd.Start) })
 	if err != nil {
 		return sample{}, err
 	}
 	if _, err := os.Stat(filepath.Join(env.Root, "var/lib/cloud/seed/config_drive/openstack/latest/meta_data.json")); err != nil {
-		return sample{}, fmt.Errorf("config drive not staged: %v\n%s", err, out.String())
+		return sample{}, fmt.Errorf("config drive not staged: %v\n%s", err, out)
 	}
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	user := time.Duration(ru.Utime.Nano())
-	m := rssRe.FindStringSubmatch(out.String())
+	m := rssRe.FindStringSubmatch(out)
 	if m == nil {
-		return sample{}, fmt.Errorf("no peak_rss_kib in the output:\n%s", out.String())
+		return sample{}, fmt.Errorf("no peak_rss_kib in the output:\n%s", out)
 	}
-	rss, _ := strconv.ParseInt(m[1], 10, 64)
-	return sample{wall: wall, kernel: kernel, cpu: user + time.Duration(ru.Stime.Nano()), user: user, maxRSS: rss}, nil
+	s.maxRSS, _ = strconv.ParseInt(m[1], 10, 64)
+	return s, nil
 }
