@@ -181,6 +181,9 @@ func baseInfo(p *Package, o Options, format, stage, summary, long string) (*nfpm
 		MTime:         o.MTime,
 	}
 	info.Umask = 0o022
+	if format == RPM {
+		info.Description = long // the summary has its own tag
+	}
 	info.RPM.Summary = summary
 	info.RPM.Group = "System Environment/Base"
 	info.RPM.Packager = Maintainer
