@@ -8,7 +8,7 @@
 // (ReadFile, WriteFile, ReadDir, Stat, Lstat, Readlink) whose paths are
 // relative to an emulated root ("sys/...", "proc/...") and whose text
 // formats and errno values follow the kernel (see
-// shared/reference/qeth.md, "Behavioural spec for the sysfs emulator").
+// docs/facts/qeth.md, "Behaviour of the emulated kernel").
 // Errors are *fs.PathError values wrapping a syscall.Errno, so
 // errors.Is(err, syscall.EINVAL) works.
 //
