@@ -149,6 +149,7 @@ var built struct {
 	once sync.Once
 	dir  string
 	pkgs map[string]string // "zguest-agent.deb" -> path
+	bins map[string]string // program -> built binary
 	err  error
 }
 
@@ -165,6 +166,7 @@ func packages(t *testing.T) map[string]string {
 			return
 		}
 		built.pkgs = map[string]string{}
+		built.bins = map[string]string{}
 		ldflags := "-s -w -X " + version.Symbol + "=" + testVersion
 		bins := map[string][]string{
 			"zguest-agent": {"s390x", "CGO_ENABLED=1", "GOARCH=s390x", "CC=s390x-linux-gnu-gcc", "PKG_CONFIG_PATH=/usr/lib/s390x-linux-gnu/pkgconfig"},
@@ -180,6 +182,7 @@ func packages(t *testing.T) map[string]string {
 				built.err = fmt.Errorf("go build %s: %v\n%s", prog, err, out)
 				return
 			}
+			built.bins[prog] = bin
 			p, _ := Lookup(prog)
 			for _, f := range p.Formats {
 				path, err := p.Build(Options{Version: testVersion, Arch: env[0], Binary: bin, MTime: mtime}, f, filepath.Join(built.dir, "dist"))
@@ -228,6 +231,17 @@ func TestFileNames(t *testing.T) {
 	for k, name := range want {
 		if filepath.Base(pkgs[k]) != name {
 			t.Errorf("%s: %s, want %s", k, filepath.Base(pkgs[k]), name)
+		}
+	}
+}
+
+// TestVersionLinked runs the amd64 programs the packages ship: each says
+// the version from git the build linked in.
+func TestVersionLinked(t *testing.T) {
+	packages(t)
+	for _, prog := range []string{"zguest-hostd", "zguest-image"} {
+		if got := strings.TrimSpace(run(t, built.bins[prog], "--version")); got != prog+" "+testVersion {
+			t.Errorf("%s --version: %q, want %q", prog, got, prog+" "+testVersion)
 		}
 	}
 }
