@@ -19,7 +19,7 @@ export ZGUEST_AGENT_S390X := $(BIN)/s390x/zguest-agent
 export ZGUEST_IMAGE_BIN   := $(BIN)/zguest-image
 # One version for every binary and package: the tag, else git describe,
 # else (no git) a fallback; packaging.GitVersion computes the same.
-VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.0.0-unknown)
+VERSION      ?= $(shell git describe --tags --match 'v[0-9]*' --always --dirty 2>/dev/null || echo 0.0.0-unknown)
 LDFLAGS      := -s -w -X github.com/zguest/zguest/internal/version.Version=$(VERSION)
 DIST         := $(CURDIR)/dist
 

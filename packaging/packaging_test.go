@@ -28,6 +28,8 @@ func TestPackageVersion(t *testing.T) {
 		"v1.2.0-3-gabc1234-dirty": "1.2.0+3.gabc1234.dirty",
 		"v1.2.0-rc1":              "1.2.0+rc1",
 		"abc1234":                 "0.0.0~git.abc1234",
+		"83d2cb5":                 "0.0.0~git.83d2cb5",
+		"1234567-dirty":           "0.0.0~git.1234567.dirty",
 		"abc1234-dirty":           "0.0.0~git.abc1234.dirty",
 		FallbackVersion:           "0.0.0+unknown",
 		"release/2026_q4":         "0.0.0~git.release.2026.q4",
@@ -43,11 +45,16 @@ func TestPackageVersion(t *testing.T) {
 // the way the commits do.
 func TestPackageVersionOrders(t *testing.T) {
 	testutil.RequireTool(t, "dpkg")
-	order := []string{"abc1234", "v0.9.0", "v0.9.0-1-gabc1234", "v0.9.0-12-gdef5678", "v1.0.0"}
-	for i := 1; i < len(order); i++ {
-		a, b := PackageVersion(order[i-1]), PackageVersion(order[i])
+	// Untagged builds sort before every release; commits after a tag
+	// after it and before the next.
+	for _, pair := range [][2]string{
+		{"abc1234", "v0.0.1"}, {"83d2cb5-dirty", "v0.0.1"}, {FallbackVersion, "v0.0.1"},
+		{"v0.9.0", "v0.9.0-1-gabc1234"}, {"v0.9.0-1-gabc1234", "v0.9.0-12-gdef5678"},
+		{"v0.9.0-12-gdef5678", "v1.0.0"}, {"v1.0.0", "v1.0.0-1-g0123456-dirty"},
+	} {
+		a, b := PackageVersion(pair[0]), PackageVersion(pair[1])
 		if err := exec.Command("dpkg", "--compare-versions", a, "lt", b).Run(); err != nil {
-			t.Errorf("dpkg: %s (from %s) is not before %s (from %s)", a, order[i-1], b, order[i])
+			t.Errorf("dpkg: %s (from %s) is not before %s (from %s)", a, pair[0], b, pair[1])
 		}
 	}
 }

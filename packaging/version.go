@@ -3,6 +3,7 @@ package packaging
 import (
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -12,11 +13,12 @@ import (
 const FallbackVersion = "0.0.0-unknown"
 
 // GitVersion returns the version of the tree at dir the way the Makefile
-// computes it: the tag when the commit has one, else `git describe --tags
-// --always --dirty` (tag-N-gHASH, or the abbreviated hash), else
-// FallbackVersion.
+// computes it: the release tag (v1.2.0) when the commit has one, else `git
+// describe --tags --always --dirty` (v1.2.0-3-gHASH, or the abbreviated
+// hash when there is no release tag), else FallbackVersion. Release tags
+// are v<digit>...; other tags are not used.
 func GitVersion(dir string) string {
-	cmd := exec.Command("git", "describe", "--tags", "--always", "--dirty")
+	cmd := exec.Command("git", "describe", "--tags", "--match", "v[0-9]*", "--always", "--dirty")
 	cmd.Dir = dir
 	out, err := cmd.Output()
 	if v := strings.TrimSpace(string(out)); err == nil && v != "" {
@@ -25,23 +27,27 @@ func GitVersion(dir string) string {
 	return FallbackVersion
 }
 
+// bareHash is what git describe --always prints without a release tag.
+var bareHash = regexp.MustCompile(`^[0-9a-f]{4,64}$`)
+
 // PackageVersion turns a version from git into one dpkg and rpm accept and
 // order rightly: a leading v goes ("v1.2.0" -> "1.2.0"); commits after a
 // tag sort after it ("v1.2.0-3-gabc1234" -> "1.2.0+3.gabc1234"); a version
-// that is not a release (a bare hash, "unknown") sorts before every
-// release ("abc1234" -> "0.0.0~git.abc1234"); "-dirty" becomes ".dirty".
+// that is not a release (a bare hash, even one of digits only, or
+// anything not starting with a digit) sorts before every release
+// ("83d2cb5" -> "0.0.0~git.83d2cb5"); "-dirty" becomes ".dirty".
 // Characters neither accepts become dots.
 func PackageVersion(git string) string {
 	v := strings.TrimSpace(git)
-	if len(v) > 1 && v[0] == 'v' && v[1] >= '0' && v[1] <= '9' {
-		v = v[1:]
-	}
 	dirty := strings.HasSuffix(v, "-dirty")
 	v = strings.TrimSuffix(v, "-dirty")
-	if v == "" || v[0] < '0' || v[0] > '9' {
+	switch {
+	case len(v) > 1 && v[0] == 'v' && v[1] >= '0' && v[1] <= '9':
+		v = release(v[1:])
+	case v != "" && v[0] >= '0' && v[0] <= '9' && !bareHash.MatchString(v):
+		v = release(v)
+	default:
 		v = "0.0.0~git." + v
-	} else if i := strings.Index(v, "-"); i >= 0 {
-		v = v[:i] + "+" + strings.ReplaceAll(v[i+1:], "-", ".")
 	}
 	if dirty {
 		v += ".dirty"
@@ -56,6 +62,14 @@ func PackageVersion(git string) string {
 		}
 	}
 	return strings.TrimRight(b.String(), ".")
+}
+
+// release turns "1.2.0-3-gabc1234" into "1.2.0+3.gabc1234".
+func release(v string) string {
+	if i := strings.Index(v, "-"); i >= 0 {
+		return v[:i] + "+" + strings.ReplaceAll(v[i+1:], "-", ".")
+	}
+	return v
 }
 
 // mtimeFromEnv is SOURCE_DATE_EPOCH, or now.
