@@ -17,11 +17,18 @@ export GOFLAGS := -buildvcs=false
 export ZGUEST_CACHE_DIR   := $(CACHE_DIR)
 export ZGUEST_AGENT_S390X := $(BIN)/s390x/zguest-agent
 export ZGUEST_IMAGE_BIN   := $(BIN)/zguest-image
+# One version for every binary and package: the tag, else git describe,
+# else (no git) a fallback; packaging.GitVersion computes the same.
+VERSION      ?= $(shell git describe --tags --match 'v[0-9]*' --always --dirty 2>/dev/null || echo 0.0.0-unknown)
+LDFLAGS      := -s -w -X github.com/zguest/zguest/internal/version.Version=$(VERSION)
+DIST         := $(CURDIR)/dist
 
 # Debian packages. The halves add theirs in their .mk fragments.
 APT_PKGS := libudev-dev pkg-config gcc libc6-dev fuse3 iproute2 util-linux systemd udev file \
             gcc-s390x-linux-gnu libc6-dev-s390x-cross libudev-dev:s390x \
             genisoimage cloud-init
+# The package tests: lintian on the .debs, rpm -qp / rpm --root on the .rpms.
+APT_PKGS += lintian rpm
 BENCH_TARGETS := bench-agent
 -include builder/builder.mk
 -include hostside/hostside.mk
@@ -33,7 +40,7 @@ STRICT     := $(if $(CI),-strict,)
 # The agent links libudev (go-udev) and nothing else in C.
 AGENT_TAGS := netgo,osusergo
 
-.PHONY: help deps build build-s390x test lint fuzz bench demo clean $(BENCH_TARGETS)
+.PHONY: help deps build build-s390x packages test lint fuzz bench demo clean $(BENCH_TARGETS)
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -48,16 +55,19 @@ $(STATICCHECK):
 
 build: deps ## build every program for this machine into bin/
 	@mkdir -p $(BIN)
-	CGO_ENABLED=1 $(GO) build -tags $(AGENT_TAGS) -o $(BIN)/zguest-agent ./cmd/zguest-agent
-	@for c in $(PURE_CMDS); do echo "CGO_ENABLED=0 $(GO) build -o $(BIN)/$$c ./cmd/$$c"; \
-	  CGO_ENABLED=0 $(GO) build -o $(BIN)/$$c ./cmd/$$c || exit 1; done
+	CGO_ENABLED=1 $(GO) build -ldflags "$(LDFLAGS)" -tags $(AGENT_TAGS) -o $(BIN)/zguest-agent ./cmd/zguest-agent
+	@for c in $(PURE_CMDS); do echo "CGO_ENABLED=0 $(GO) build -ldflags \"$(LDFLAGS)\" -o $(BIN)/$$c ./cmd/$$c"; \
+	  CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/$$c ./cmd/$$c || exit 1; done
 
 build-s390x: deps ## cross-compile every program for linux/s390x into bin/s390x/
 	@mkdir -p $(BIN)/s390x
-	$(S390X_CGO_ENV) $(GO) build -tags $(AGENT_TAGS) -o $(BIN)/s390x/zguest-agent ./cmd/zguest-agent
-	@for c in $(PURE_CMDS); do echo "CGO_ENABLED=0 GOARCH=s390x $(GO) build -o $(BIN)/s390x/$$c ./cmd/$$c"; \
-	  CGO_ENABLED=0 GOARCH=s390x $(GO) build -o $(BIN)/s390x/$$c ./cmd/$$c || exit 1; done
+	$(S390X_CGO_ENV) $(GO) build -ldflags "$(LDFLAGS)" -tags $(AGENT_TAGS) -o $(BIN)/s390x/zguest-agent ./cmd/zguest-agent
+	@for c in $(PURE_CMDS); do echo "CGO_ENABLED=0 GOARCH=s390x $(GO) build -ldflags \"$(LDFLAGS)\" -o $(BIN)/s390x/$$c ./cmd/$$c"; \
+	  CGO_ENABLED=0 GOARCH=s390x $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/s390x/$$c ./cmd/$$c || exit 1; done
 	@file $(BIN)/s390x/* 2>/dev/null || true
+
+packages: build build-s390x ## .deb and .rpm packages of the agent (s390x), the daemon and the image tool (s390x, amd64) into dist/
+	$(GO) run ./internal/tools/mkpkg -version "$(VERSION)" -bin $(BIN) -o $(DIST)
 
 test: deps build build-s390x ## run every test (root-only tests run when root; CI fails on unexpected skips)
 	$(GO) vet ./...
@@ -88,4 +98,4 @@ demo: deps build ## the agent on a 12-NIC DPM command line; nova -> zguest-hostd
 	$(GO) run ./internal/tools/demo -agent $(BIN)/zguest-agent
 
 clean: ## remove build output (keeps the fixture cache)
-	rm -rf $(BIN)
+	rm -rf $(BIN) $(DIST)

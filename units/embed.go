@@ -10,3 +10,8 @@ var Guest embed.FS
 
 // AgentPath is where the units expect the agent binary in a guest.
 const AgentPath = "/usr/lib/zguest/zguest-agent"
+
+// Host holds the host daemon's unit, which its package installs.
+//
+//go:embed zguest-hostd.service
+var Host embed.FS

@@ -123,10 +123,17 @@ func (c *customizer) installAgent(agent string) error {
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
+	b, ver, err := agentBinary(b)
+	if err != nil {
+		return fmt.Errorf("agent %s: %w", agent, err)
+	}
 	if err := checkS390xELF(b); err != nil {
 		return fmt.Errorf("agent %s: %w", agent, err)
 	}
 	if err := c.writeFile(strings.TrimPrefix(units.AgentPath, "/"), b, 0o755, "zguest-agent"); err != nil {
+		return err
+	}
+	if err := c.writeFile(VersionFile, []byte(ver+"\n"), 0o644, "agent version "+ver); err != nil {
 		return err
 	}
 	ents, err := fs.ReadDir(units.Guest, ".")

@@ -43,8 +43,8 @@ type Spec struct {
 	// direct-kernel-boot image; kernel and initrd are written next to it).
 	// Default zipl for kvm and dpm, none for zvm.
 	Bootloader string `yaml:"bootloader"`
-	// Agent is the s390x zguest-agent binary to install; default
-	// s390x/zguest-agent next to zguest-image (make build-s390x).
+	// Agent is the s390x zguest-agent binary or zguest-agent .deb to
+	// install; default s390x/zguest-agent next to zguest-image (make build-s390x).
 	Agent     string    `yaml:"agent"`
 	Files     []File    `yaml:"files"`
 	CloudInit CloudInit `yaml:"cloud_init"`

@@ -40,6 +40,7 @@ import (
 	"github.com/zguest/zguest/agent/report"
 	"github.com/zguest/zguest/agent/state"
 	"github.com/zguest/zguest/agent/zvm"
+	"github.com/zguest/zguest/internal/version"
 )
 
 // Exit codes.
@@ -112,12 +113,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	level := g.String("log-level", "info", "debug, info, warn or error")
 	cpuprofile := g.String("cpuprofile", "", "write a Go CPU profile of this run to `file` (debugging aid)")
 	console := g.String("console", "", "also write each report line to this `device` (the units pass /dev/console) when logging to the journal natively, which the console does not see")
+	showVersion := g.Bool("version", false, "print the version and exit")
 	g.Usage = func() { fmt.Fprint(stderr, usage); g.PrintDefaults() }
 	if err := g.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return usageError{err.Error()}
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, version.String("zguest-agent"))
+		return nil
 	}
 	if g.NArg() == 0 {
 		return usageError{"missing command (activate, setmac or status)"}

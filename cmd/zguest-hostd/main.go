@@ -21,10 +21,11 @@ import (
 	"github.com/zguest/zguest/hostside/api"
 	"github.com/zguest/zguest/hostside/api/apitest"
 	"github.com/zguest/zguest/hostside/daemon"
+	buildversion "github.com/zguest/zguest/internal/version"
 )
 
-// version is set with -ldflags "-X main.version=...".
-var version = "0.1.0"
+// version is set with -ldflags "-X github.com/zguest/zguest/internal/version.Version=...".
+var version = buildversion.Version
 
 // DefaultConfig is where the unit points --config.
 const DefaultConfig = "/etc/zguest/hostd.json"

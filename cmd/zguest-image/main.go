@@ -26,6 +26,7 @@ import (
 	"github.com/zguest/zguest/builder/imagespec"
 	"github.com/zguest/zguest/builder/qcow2"
 	"github.com/zguest/zguest/builder/zipl"
+	"github.com/zguest/zguest/internal/version"
 )
 
 // Exit codes, in one place.
@@ -46,6 +47,7 @@ const usage = `usage:
   zguest-image configdrive (--from-json instance.json | --from-dir tree) -o drive.iso|drive.vfat [options]
   zguest-image convert [--compress] [--compat 0.10|1.1] [-O raw|qcow2] in out
   zguest-image inspect [--json] image
+  zguest-image --version
 Run "zguest-image <command> -h" for the options of a command.
 `
 
@@ -73,6 +75,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = e.convert(args[1:])
 	case "inspect":
 		err = e.inspect(args[1:])
+	case "--version", "version":
+		fmt.Fprintln(stdout, version.String("zguest-image"))
+		return exitOK
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -1,7 +1,7 @@
 // Package dpm is the DPM backend of the REST layer (api.Backend): each
 // guest is a partition of one CPC subset, managed through the HMC Web
 // Services API (package hmc) the way nova-dpm does
-// (shared/reference/dpm.md §2), without its known defects.
+// (docs/facts/dpm.md §2), without its known defects.
 //
 // # Names
 //

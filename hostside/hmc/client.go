@@ -1,5 +1,5 @@
 // Package hmc is a small client of the HMC Web Services API (reference
-// shared/reference/dpm.md §3): logon with session reuse, a transparent
+// docs/facts/dpm.md §3): logon with session reuse, a transparent
 // re-logon when the HMC says the session is no longer valid (403 reason 4
 // or 5, once per request), logoff on Close, TLS verified against a
 // configured CA only, retries with backoff on transient failures (409

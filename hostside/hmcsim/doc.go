@@ -1,5 +1,5 @@
 // Package hmcsim simulates the subset of the IBM HMC Web Services API
-// that a DPM host backend uses (reference: shared/reference/dpm.md
+// that a DPM host backend uses (reference: docs/facts/dpm.md
 // sections 3 and 6): HTTPS with a self-signed certificate generated at
 // start, sessions (X-API-Session, idle expiry, 403 reasons 4 and 5),
 // CPCs, adapters and ports, virtual switches, storage groups and

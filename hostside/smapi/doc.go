@@ -14,7 +14,7 @@
 // ImageDiskCreateDM, ...) build the parameter layouts of zthin's
 // vmapi*.c. Passwords are never logged and never appear in errors.
 //
-// Layouts follow shared/reference/zvm.md §4.2 and feilong's
+// Layouts follow docs/facts/zvm-connector.md §4.2 and feilong's
 // zthin-parts/zthin/src/vmapi*.c; the server side of the framing
 // (ReadRequest, WriteResponse) serves the simulator in hostside/zvmsim.
 package smapi

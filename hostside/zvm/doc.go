@@ -1,7 +1,7 @@
 // Package zvm is the z/VM backend of the REST layer (api.Backend): it
 // manages guests through SMAPI (package smapi) for the user directory and
 // through CP (package zvmcp) for the spool, power state and minidisk
-// access, as the z/VM cloud connector does (shared/reference/zvm.md §2).
+// access, as the z/VM cloud connector does (docs/facts/zvm-connector.md §2).
 //
 // Deploy copies the image onto the root minidisk by linking it (the
 // connector's unpackdiskimage does the same): zvmcp.Disks.OpenDisk links

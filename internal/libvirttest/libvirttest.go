@@ -1,6 +1,6 @@
 // Package libvirttest gives tests and benchmarks a running libvirtd with
 // the QEMU driver on a machine without systemd (CI containers): it makes
-// the host ready the way shared/reference/libvirt-feasibility.md §1
+// the host ready the way docs/facts/kvm-libvirt.md §1
 // found necessary (the libvirt-qemu user and group, and
 // /etc/libvirt/qemu.conf with user = "root", group = "root" and
 // stdio_handler = "file", so that neither virtlogd nor a chown of shared

@@ -4,7 +4,7 @@
 // columns, moves the wanted file to the top and out of hold with CP
 // commands through vmcp, reads the spool pages from the reader device
 // and decodes them with its own decoder written from the page format in
-// shared/reference/vmur-format.md §2, and brings the reader device
+// docs/facts/zvm-reader.md §2, and brings the reader device
 // online first.
 package reader
 

@@ -1,7 +1,7 @@
 // Package vmcp issues z/VM CP commands through the Linux vmcp device
 // (/dev/vmcp), natively: open, VMCP_SETBUF, write the command,
 // VMCP_GETCODE, VMCP_GETSIZE, read the response, close, as libvmcp does
-// (see shared/reference/vmur-format.md §1). A truncated response is
+// (see docs/facts/zvm-reader.md §1). A truncated response is
 // retried once with a buffer of the full size. It needs no s390-tools.
 package vmcp
 

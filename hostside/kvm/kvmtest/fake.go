@@ -2,7 +2,7 @@
 // backend: it implements kvm.Conn with domains that keep their XML and
 // move through libvirt's states, and it answers with the error numbers
 // and messages libvirt 9.0 gives (checked against a real libvirtd:
-// shared/reference/libvirt-feasibility.md §4). Guests do nothing on
+// docs/facts/kvm-libvirt.md §4). Guests do nothing on
 // their own: a shutdown request stops the domain only when GuestShutdown
 // is set, as a guest that handles it would.
 package kvmtest

@@ -5,8 +5,8 @@
 // NewMonitorFromNetlink("udev")) receive. Messages stay in the network
 // namespace the socket was created in.
 //
-// Wire format (systemd src/libsystemd/sd-device/device-monitor.c): a
-// 40-byte header — "libudev\0",
+// Wire format (systemd src/libsystemd/sd-device/device-monitor.c, see
+// docs/facts/udev-emulation.md): a 40-byte header — "libudev\0",
 // magic 0xfeedcafe (big-endian), header size, properties offset and length
 // (host order), MurmurHash2 of the subsystem and of the devtype and a tag
 // bloom filter (big-endian) — followed by NUL-separated KEY=VALUE

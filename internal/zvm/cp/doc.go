@@ -8,6 +8,6 @@
 // QUERY VIRTUAL, QUERY RDR|PUN|PRT, QUERY USER, SPOOL, CLOSE, ORDER,
 // CHANGE, TRANSFER, PURGE and LINK, in the spellings vmur, vmcp users and
 // the z/VM cloud connector issue. Response texts follow
-// shared/reference/vmur-format.md; texts and layouts not verified there are
+// docs/facts/zvm-reader.md; texts and layouts not verified there are
 // marked "guess:" where they are produced.
 package cp

@@ -1,6 +1,6 @@
 // Package splink synthesises the z/VM spool pages ("SPLINK" pages) that the
 // Linux vmur driver returns from a reader device, following the emulator
-// contract in shared/reference/vmur-format.md §2.2, §2.3.
+// contract in docs/facts/zvm-reader.md §2.2, §2.3.
 //
 // Encode is the emulator's encoder. DecodePages models what vmur receive
 // does with those pages (binary mode) and exists as a test oracle for the
