@@ -7,14 +7,10 @@
 // The model is a state machine driven through a file-operation API
 // (ReadFile, WriteFile, ReadDir, Stat, Lstat, Readlink) whose paths are
 // relative to an emulated root ("sys/...", "proc/...") and whose text
-<<<<<<< HEAD
-// formats and errno values follow the kernel (README.md in this directory
-// has the behavioural spec of set-online latency, channel paths and port
-// bounds, with sources).
-=======
-// formats and errno values follow the kernel (see
-// docs/facts/qeth.md, "Behaviour of the emulated kernel").
->>>>>>> i19
+// formats and errno values follow the kernel (docs/facts/qeth.md,
+// "Behaviour of the emulated kernel"; README.md in this directory has the
+// behavioural spec of set-online latency, channel paths and port bounds,
+// with sources).
 // Errors are *fs.PathError values wrapping a syscall.Errno, so
 // errors.Is(err, syscall.EINVAL) works.
 //
