@@ -12,12 +12,10 @@ import (
 	"github.com/zguest/zguest/hostside/daemon"
 	"github.com/zguest/zguest/hostside/dpm"
 	"github.com/zguest/zguest/hostside/hmc"
-	"github.com/zguest/zguest/hostside/hmcsim"
 )
 
 func init() {
 	backends["dpm"] = newDPMBackend
-	simCommands["dpm"] = func(ctx context.Context, args []string) error { return hmcsim.Command(ctx, args, nil) }
 }
 
 // dpmOptions is the config's backend_options for "backend": "dpm".

@@ -14,12 +14,10 @@ import (
 	"github.com/zguest/zguest/hostside/smapi"
 	"github.com/zguest/zguest/hostside/zvm"
 	"github.com/zguest/zguest/hostside/zvmcp"
-	"github.com/zguest/zguest/hostside/zvmsim"
 )
 
 func init() {
 	backends["zvm"] = newZVMBackend
-	simCommands["zvm"] = func(ctx context.Context, args []string) error { return zvmsim.Command(ctx, args, nil) }
 }
 
 // zvmOptions is the config's backend_options for "backend": "zvm".
@@ -32,7 +30,7 @@ type zvmOptions struct {
 	} `json:"smapi"`
 	// CP says how the daemon reaches CP and the spool: "native" (the
 	// /dev/vmcp and punch devices of the z/VM guest it runs in, as the
-	// original connector does) or "simulation" (a zguest-hostd sim zvm
+	// original connector does) or "simulation" (a zguest-sim zvm
 	// process's CP endpoint; for demos and tests only).
 	CP struct {
 		Mode    string `json:"mode"`

@@ -11,7 +11,7 @@ import (
 
 // Command runs the simulator as a process until ctx ends:
 //
-//	zguest-hostd sim dpm --inventory testdata/hmc/dpm-z14.yaml
+//	zguest-sim dpm --inventory testdata/hmc/dpm-z14.yaml
 //	    [--listen 127.0.0.1:6794] [--cert-out FILE] [--host NAME]
 //	    [--session-idle D] [--job-time D] [--deferred D] [--latency D]
 //

@@ -11,7 +11,7 @@
 // In-process: Start(ctx, Options) returns a *Sim with URL, CACertPEM,
 // the fault API (FailNextStart, Busy, ExpireSessions, SetLatency,
 // GuestShutdown, SetPartitionStatus) and Counts. As a process: Command
-// (`zguest-hostd sim dpm`), with the same faults under /sim/.
+// (`zguest-sim dpm`), with the same faults under /sim/.
 //
 // Reason codes that the reference does not give are marked "guess:" in
 // the source.

@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// Command runs the simulator as a process: `zguest-hostd sim zvm
+// Command runs the simulator as a process: `zguest-sim zvm
 // --listen 127.0.0.1:44444 --cp-listen 127.0.0.1:44445 --disks DIR
 // [--user U --password-file F]` until ctx ends. The daemon in simulation
 // points its SMAPI client at --listen and its CP at --cp-listen

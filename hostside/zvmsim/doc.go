@@ -7,7 +7,7 @@
 //
 // It is used in-process by tests (New, then Serve on a listener, and CP
 // and Disks as the daemon's zvmcp implementations) and as a process
-// (`zguest-hostd sim zvm`), where the daemon reaches CP over the
+// (`zguest-sim zvm`), where the daemon reaches CP over the
 // simulation-only protocol of package zvmcp (ServeCP).
 //
 // Faults can be injected: a connection dropped before the request is
