@@ -81,6 +81,9 @@ func (h *Handler) deploy(c *call, body map[string]any) (any, error) {
 		Hostname:       getStr(body, "hostname"),
 		SkipDiskCopy:   getBool(body, "skipdiskcopy"),
 	}
+	if e := checkName("image", d.Image); e != nil {
+		return nil, e
+	}
 	info := fmt.Sprintf("action: 'deploy', userid: %s,transportfiles: %s, remotehost: %s,vdev: %s, skipdiskcopy: %s",
 		c.rawUID, pyStr(body["transportfiles"]), pyStr(body["remotehost"]), pyStr(body["vdev"]), pyRepr(d.SkipDiskCopy))
 	release, err := h.acquireSlot(info)
@@ -96,6 +99,9 @@ func (h *Handler) capture(c *call, body map[string]any) (any, error) {
 		return nil, e
 	}
 	cs := CaptureSpec{Image: getStr(body, "image"), CaptureType: getStr(body, "capture_type")}
+	if e := checkName("image", cs.Image); e != nil {
+		return nil, e
+	}
 	if cs.CaptureType == "" {
 		cs.CaptureType = "rootonly"
 	}

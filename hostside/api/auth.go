@@ -79,7 +79,49 @@ func (a *Auth) verify(tok string) error {
 	if err != nil {
 		return fmt.Errorf("reading the admin token: %w", err)
 	}
-	return verifyJWT(key, tok, a.now())
+	if err := verifyJWT(key, tok, a.now()); err != nil {
+		return err
+	}
+	return a.checkExp(tok)
+}
+
+var (
+	errTokenNoExp     = errors.New("token has no exp claim")
+	errTokenTooLong   = errors.New("token exp lies further ahead than the token validity period")
+	tokenClockSkewMax = 60 * time.Second
+)
+
+// checkExp is stricter than PyJWT: a token signed with the admin token
+// but without exp would never expire, and one with an exp further ahead
+// than the validity period was not issued by this daemon. Both are
+// refused. tok's signature and form are already checked.
+func (a *Auth) checkExp(tok string) error {
+	parts := strings.Split(tok, ".")
+	pb, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return errTokenMalformed
+	}
+	var pl struct {
+		Exp *json.Number `json:"exp"`
+	}
+	if json.Unmarshal(pb, &pl) != nil {
+		return errTokenMalformed
+	}
+	if pl.Exp == nil {
+		return errTokenNoExp
+	}
+	exp, err := pl.Exp.Float64()
+	if err != nil {
+		return errTokenMalformed
+	}
+	v := a.Validity
+	if v <= 0 {
+		v = DefaultTokenValidity
+	}
+	if exp > float64(a.now().Add(v+tokenClockSkewMax).Unix()) {
+		return errTokenTooLong
+	}
+	return nil
 }
 
 // verifyJWT is the HS256 check PyJWT's decode(..., algorithms="HS256")

@@ -21,7 +21,7 @@ const maxBody = 1 << 20
 func readJSON(r *http.Request) (any, *Error) {
 	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
-		return nil, wsgiError(http.StatusBadRequest, "cannot read the request body: "+err.Error())
+		return nil, bodyReadError(err)
 	}
 	if len(b) > maxBody {
 		return nil, wsgiError(http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", maxBody))
@@ -33,7 +33,7 @@ func readJSON(r *http.Request) (any, *Error) {
 func readOptionalJSON(r *http.Request) (any, *Error) {
 	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
-		return nil, wsgiError(http.StatusBadRequest, "cannot read the request body: "+err.Error())
+		return nil, bodyReadError(err)
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, nil

@@ -30,6 +30,12 @@ type Options struct {
 	MaxDeployCapture int
 	// Version is the connector version GET / reports.
 	Version string
+	// MaxInFlight bounds requests served at once (0: DefaultMaxInFlight);
+	// past it: 503 (overallRC 503, modID 120, rs 1).
+	MaxInFlight int
+	// BodyReadTimeout bounds the time a client takes to send a body
+	// (0: DefaultBodyReadTimeout); past it the connection is closed.
+	BodyReadTimeout time.Duration
 }
 
 // Handler serves the cloud connector REST API over a Backend. It
@@ -42,6 +48,10 @@ type Handler struct {
 	mux   *http.ServeMux
 	locks keyedMutex
 	slots chan struct{} // deploy/capture semaphore
+	// inflight bounds requests being served; tokens throttles failed
+	// admin-token attempts.
+	inflight chan struct{}
+	tokens   throttle
 }
 
 // NewHandler returns the handler for b.
@@ -57,6 +67,14 @@ func NewHandler(b Backend, o Options) *Handler {
 	if h.log == nil {
 		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if o.MaxInFlight <= 0 {
+		h.opt.MaxInFlight = DefaultMaxInFlight
+	}
+	if o.BodyReadTimeout <= 0 {
+		h.opt.BodyReadTimeout = DefaultBodyReadTimeout
+	}
+	h.inflight = make(chan struct{}, h.opt.MaxInFlight)
+	h.tokens = throttle{clients: map[string]*attempts{}, now: time.Now}
 	h.routes()
 	return h
 }
@@ -141,13 +159,22 @@ func (h *Handler) routes() {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w}
-	// handler.py: a body needs a Content-Type.
-	if r.ContentLength > 0 && r.Header.Get("Content-Type") == "" {
+	leave, full := h.enter()
+	switch {
+	case full != nil:
+		writeError(rec, full, nil)
+	case r.ContentLength > 0 && r.Header.Get("Content-Type") == "":
+		// handler.py: a body needs a Content-Type.
 		writeError(rec, wsgiError(http.StatusBadRequest, "content-type header required when content-length > 0"), nil)
-	} else {
+	default:
 		h.mux.ServeHTTP(rec, r)
 	}
-	h.logRequest(r, rec, time.Since(start))
+	if leave != nil {
+		leave()
+	}
+	if !rec.quiet {
+		h.logRequest(r, rec, time.Since(start))
+	}
 }
 
 var useridRE = regexp.MustCompile(`^[a-zA-Z0-9]{1,8}$`)
@@ -157,6 +184,10 @@ var useridRE = regexp.MustCompile(`^[a-zA-Z0-9]{1,8}$`)
 func (h *Handler) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if e := h.checkToken(r); e != nil {
+			writeError(w, e, nil)
+			return
+		}
+		if e := h.limitBody(w, r, rt.method+" "+rt.path); e != nil {
 			writeError(w, e, nil)
 			return
 		}

@@ -1,6 +1,10 @@
 package api
 
-import "net/http"
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
 
 // Version is GET /'s output.
 type Version struct {
@@ -29,14 +33,31 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		writeOK(w, nil)
 		return
 	}
-	admin := r.Header.Get("X-Admin-Token")
-	if admin == "" {
-		writeError(w, wsgiError(http.StatusUnauthorized, msgUnauthorized), nil)
+	if e := h.limitBody(w, r, "POST /token"); e != nil {
+		writeError(w, e, nil)
 		return
 	}
-	tok, err := h.opt.Auth.issue(admin)
+	client := clientOf(r)
+	if blocked, left := h.tokens.blocked(client); blocked {
+		if rec, ok := w.(*recorder); ok {
+			rec.quiet = true
+		}
+		w.Header().Set("Retry-After", fmt.Sprint(int(left.Seconds())+1))
+		writeError(w, wsgiError(http.StatusTooManyRequests, fmt.Sprintf(
+			"too many failed admin token attempts from %s; retry in %d s", client, int(left.Seconds())+1)), nil)
+		return
+	}
+	admin := r.Header.Get("X-Admin-Token")
+	tok, err := "", errors.New("no X-Admin-Token header")
+	if admin != "" {
+		tok, err = h.opt.Auth.issue(admin)
+	}
 	if err != nil {
-		h.log.Warn("token refused", "error", err) // the error never quotes a token
+		if log, n := h.tokens.fail(client); log {
+			// the error never quotes a token; later failures in the
+			// window are counted, not logged
+			h.log.Warn("token refused", "client", client, "error", err, "failures_in_window", n)
+		}
 		writeError(w, wsgiError(http.StatusUnauthorized, msgUnauthorized), nil)
 		return
 	}

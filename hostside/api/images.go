@@ -12,6 +12,9 @@ func (h *Handler) importImage(c *call) (any, error) {
 		RemoteHost: getStr(im, "remote_host"),
 		ImageMeta:  map[string]string{},
 	}
+	if e := checkName("image_name", spec.ImageName); e != nil {
+		return nil, e
+	}
 	for k, v := range getObj(im, "image_meta") {
 		spec.ImageMeta[k], _ = v.(string)
 	}
@@ -47,12 +50,18 @@ func (h *Handler) queryImages(c *call) (any, error) {
 
 func (h *Handler) deleteImage(c *call) (any, error) {
 	name := c.r.PathValue("name")
+	if e := checkName("name", name); e != nil {
+		return nil, e
+	}
 	return h.withImage(c, name, func() (any, error) {
 		return nil, h.b.DeleteImage(c.ctx, name)
 	})
 }
 
 func (h *Handler) rootDiskSize(c *call) (any, error) {
+	if e := checkName("name", c.r.PathValue("name")); e != nil {
+		return nil, e
+	}
 	return h.b.ImageRootDiskSize(c.ctx, c.r.PathValue("name"))
 }
 
@@ -67,6 +76,9 @@ func (h *Handler) exportImage(c *call) (any, error) {
 		return nil, notImplemented(ModImage, "image_export")
 	}
 	name := c.r.PathValue("name")
+	if e := checkName("name", name); e != nil {
+		return nil, e
+	}
 	return h.withImage(c, name, func() (any, error) {
 		return ex.ExportImage(c.ctx, name, ExportSpec{DestURL: getStr(loc, "dest_url"), RemoteHost: getStr(loc, "remote_host")})
 	})

@@ -11,7 +11,11 @@ type recorder struct {
 	http.ResponseWriter
 	status    int
 	overallRC int
+	quiet     bool // not logged: a throttled attempt, counted instead
 }
+
+// Unwrap lets http.ResponseController reach the connection.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (r *recorder) WriteHeader(code int) {
 	if r.status == 0 {

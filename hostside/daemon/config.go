@@ -41,6 +41,12 @@ type Config struct {
 	// (seconds, default 60; a deploy can take minutes, systemd's
 	// TimeoutStopSec must be longer).
 	ShutdownTimeout int `json:"shutdown_timeout"`
+	// MaxRequestsInFlight bounds requests served at once (default 64);
+	// past it: 503 in the original's envelope.
+	MaxRequestsInFlight int `json:"max_requests_in_flight"`
+	// BodyReadTimeout is how long a client may take to send a request
+	// body, in seconds (default 30); past it the connection is closed.
+	BodyReadTimeout int `json:"body_read_timeout"`
 }
 
 // Defaults.

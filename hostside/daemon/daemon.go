@@ -93,7 +93,8 @@ func Run(ctx context.Context, cfg *Config, d Deps) error {
 		return fmt.Errorf("backend %s: %w", cfg.Backend, err)
 	}
 
-	h := api.NewHandler(b, api.Options{Logger: log, Auth: auth, MaxDeployCapture: cfg.MaxConcurrentDeployCapture, Version: d.Version})
+	h := api.NewHandler(b, api.Options{Logger: log, Auth: auth, MaxDeployCapture: cfg.MaxConcurrentDeployCapture, Version: d.Version,
+		MaxInFlight: cfg.MaxRequestsInFlight, BodyReadTimeout: time.Duration(cfg.BodyReadTimeout) * time.Second})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
