@@ -45,6 +45,13 @@ type zvmOptions struct {
 	MaxMem          string       `json:"max_mem"`
 	SSHPort         int          `json:"remotehost_sshd_port"`
 	Host            api.HostInfo `json:"host"`
+	// Timeouts per operation kind, durations like "30m" (defaults:
+	// import 1h, deploy 1h, transport 10m).
+	Timeouts struct {
+		Import    string `json:"import"`
+		Deploy    string `json:"deploy"`
+		Transport string `json:"transport"`
+	} `json:"timeouts"`
 }
 
 func newZVMBackend(ctx context.Context, env daemon.BackendEnv) (api.Backend, error) {
@@ -93,6 +100,20 @@ func newZVMBackend(ctx context.Context, env daemon.BackendEnv) (api.Backend, err
 	default:
 		return nil, fmt.Errorf("backend_options.cp.mode %q: want \"native\" or \"simulation\"", o.CP.Mode)
 	}
+	var tos zvm.Timeouts
+	for _, t := range []struct {
+		name, s string
+		d       *time.Duration
+	}{{"import", o.Timeouts.Import, &tos.Import}, {"deploy", o.Timeouts.Deploy, &tos.Deploy}, {"transport", o.Timeouts.Transport, &tos.Transport}} {
+		if t.s == "" {
+			continue
+		}
+		d, err := time.ParseDuration(t.s)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("backend_options.timeouts.%s %q: want a positive duration like \"30m\"", t.name, t.s)
+		}
+		*t.d = d
+	}
 	var st zvm.Store
 	if env.Store != nil {
 		st = zvm.NewBoltStore(env.Store)
@@ -101,7 +122,7 @@ func newZVMBackend(ctx context.Context, env daemon.BackendEnv) (api.Backend, err
 		SMAPI: client, CP: cp, Disks: disks, Store: st,
 		ImageRepo: o.ImageRepository, DiskPool: o.DiskPool, Profile: o.UserProfile,
 		RootVdev: o.RootVdev, NICVdev: o.NICVdev, MaxCPU: o.MaxCPU, MaxMem: o.MaxMem,
-		SSHPort: o.SSHPort, Host: o.Host, Log: env.Logger,
+		SSHPort: o.SSHPort, Host: o.Host, Log: env.Logger, Timeouts: tos,
 	})
 	if err != nil {
 		return nil, err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/zguest/zguest/builder/qcow2"
 	"github.com/zguest/zguest/hostside/api"
+	"github.com/zguest/zguest/hostside/source"
 )
 
 // Images live in <storage_dir>/images/<name>/: disk.qcow2 or disk.raw
@@ -119,7 +120,7 @@ func (b *Backend) ImportImage(ctx context.Context, in api.ImageImport) error {
 // importFile copies src into dir as disk.<format>, hashing it, and
 // reads its format and virtual size.
 func importFile(src, dir, name string) (*imageRecord, error) {
-	f, err := os.Open(src)
+	f, _, err := source.Open(src) // FIFOs, devices, /proc refused unread
 	if err != nil {
 		return nil, err
 	}

@@ -40,6 +40,8 @@ type Config struct {
 	// Host describes the z/VM system for GET /host.
 	Host api.HostInfo
 	Log  *slog.Logger
+	// Timeouts per operation kind (zero fields: defaults).
+	Timeouts Timeouts
 
 	// crash, if set, is asked after each journal step whether to stop
 	// there as a crash would (tests only, see export_test.go).

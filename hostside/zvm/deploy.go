@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/zguest/zguest/hostside/api"
+	"github.com/zguest/zguest/hostside/source"
 )
 
 // Deploy implements api.Backend (zvm.md §2.4): copy the image onto the
@@ -19,6 +20,8 @@ import (
 // (cfgdrive.iso) class X, punch the NIC list when the guest has NICs, and
 // record os_version.
 func (b *Backend) Deploy(ctx context.Context, userid string, d api.DeploySpec) error {
+	ctx, cancel := opContext(ctx, "deploy", b.c.Timeouts.orDefaults().Deploy)
+	defer cancel()
 	g, err := b.guest(ctx, userid)
 	if err != nil {
 		return err
@@ -87,7 +90,7 @@ func (b *Backend) copyImage(ctx context.Context, userid, vdev string, im ImageRe
 	w := io.NewOffsetWriter(disk, 0)
 	// guess: an xCAT CKD payload is written as the decompressed stream; a
 	// real 3390 needs ckddecode's track layout.
-	n, err := io.Copy(w, src)
+	n, err := source.Copy(ctx, w, src)
 	cerr := disk.Close()
 	if err != nil {
 		return fmt.Errorf("write %s (%s) to minidisk %s of %d bytes after %d bytes: %w", im.Name, h.Format, vdev, disk.Size(), n, err)
@@ -110,16 +113,18 @@ func (b *Backend) punchTransport(ctx context.Context, r *run, userid string, d a
 	defer os.RemoveAll(tmp)
 	base := filepath.Base(d.TransportFiles)
 	dst := filepath.Join(tmp, base)
+	ctx, cancel := opContext(ctx, "transport", b.c.Timeouts.orDefaults().Transport)
+	defer cancel()
 	if d.RemoteHost != "" {
 		cmd := exec.CommandContext(ctx, b.c.SCP, "-B", "-P", strconv.Itoa(b.c.SSHPort), "-o", "StrictHostKeyChecking=no",
 			d.RemoteHost+":"+d.TransportFiles, dst)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("copy %s from %s with scp: %w: %s", d.TransportFiles, d.RemoteHost, err, strings.TrimSpace(string(out)))
 		}
-	} else if err := copyFile(d.TransportFiles, dst); err != nil {
+	} else if err := copyFile(ctx, d.TransportFiles, dst); err != nil {
 		return fmt.Errorf("copy transport file: %w", err)
 	}
-	data, err := os.ReadFile(dst)
+	data, err := readBounded(dst, DefaultMaxTransportBytes)
 	if err != nil {
 		return err
 	}
@@ -138,17 +143,36 @@ func spoolName(base string) (string, string) {
 	return base, ""
 }
 
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+// readBounded reads a fetched transport file, refusing one larger than
+// max before reading it (it is punched whole as one spool file).
+func readBounded(path string, max int64) ([]byte, error) {
+	f, fi, err := source.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi.Size() > max {
+		return nil, fmt.Errorf("transport file of %d bytes, larger than %d: a config drive is a few MiB", fi.Size(), max)
+	}
+	return io.ReadAll(io.LimitReader(f, max))
+}
+
+// copyFile copies a local regular file; FIFOs, devices and kernel
+// pseudo-files are refused before anything is read.
+func copyFile(ctx context.Context, src, dst string) error {
+	in, fi, err := source.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
+	if fi.Size() > DefaultMaxTransportBytes {
+		return fmt.Errorf("%s has %d bytes, more than a transport file may (%d)", src, fi.Size(), DefaultMaxTransportBytes)
+	}
 	out, err := os.Create(dst)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
+	if _, err := source.Copy(ctx, out, in); err != nil {
 		out.Close()
 		return err
 	}

@@ -14,12 +14,15 @@ import (
 	"time"
 
 	"github.com/zguest/zguest/hostside/api"
+	"github.com/zguest/zguest/hostside/source"
 )
 
 // ImportImage implements api.Backend: copy a file:// image into
 // <repo>/netboot/<os_version>/<name>/0100, recognise its format and
 // record it.
 func (b *Backend) ImportImage(ctx context.Context, im api.ImageImport) error {
+	ctx, cancel := opContext(ctx, "import", b.c.Timeouts.orDefaults().Import)
+	defer cancel()
 	osv := im.ImageMeta["os_version"]
 	if im.ImageName == "" || osv == "" || strings.ContainsAny(im.ImageName+osv, "/\\") || im.ImageName == "." || im.ImageName == ".." {
 		return &api.Error{OverallRC: 100, ModID: api.ModImage, RC: 100, RS: 1, Msg: "image_name and image_meta.os_version are required and may not contain '/'"}
@@ -38,7 +41,7 @@ func (b *Backend) ImportImage(ctx context.Context, im api.ImageImport) error {
 		return internalErr(api.ModImage, fmt.Errorf("image repository: %w", err))
 	}
 	dst := filepath.Join(dir, "0100")
-	sum, size, err := copyHash(u.Path, dst)
+	sum, size, err := copyHash(ctx, u.Path, dst)
 	if err != nil {
 		os.RemoveAll(dir)
 		return &api.Error{OverallRC: 300, ModID: api.ModImage, RC: 300, RS: 4, Msg: fmt.Sprintf("image %s: copy %s: %v", im.ImageName, u.Path, err), Err: err}
@@ -79,8 +82,8 @@ func describe(rec *ImageRecord) error {
 	return nil
 }
 
-func copyHash(src, dst string) (string, int64, error) {
-	in, err := os.Open(src)
+func copyHash(ctx context.Context, src, dst string) (string, int64, error) {
+	in, _, err := source.Open(src)
 	if err != nil {
 		return "", 0, err
 	}
@@ -90,7 +93,7 @@ func copyHash(src, dst string) (string, int64, error) {
 		return "", 0, err
 	}
 	h := md5.New()
-	n, err := io.Copy(io.MultiWriter(out, h), in)
+	n, err := source.Copy(ctx, io.MultiWriter(out, h), in)
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}

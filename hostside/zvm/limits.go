@@ -1,0 +1,45 @@
+package zvm
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Timeouts bound each kind of long operation; a zero field takes its
+// default. They apply on top of the request's own context: a client
+// that goes away cancels the work at once, rolled back as any failure.
+type Timeouts struct {
+	Import    time.Duration // POST /images: the copy into the repository (default 1h)
+	Deploy    time.Duration // deploy: the image onto the minidisk and the punches (default 1h)
+	Transport time.Duration // fetching a transport file, cp or scp (default 10m)
+}
+
+// Default timeouts per operation kind.
+const (
+	DefaultImportTimeout    = time.Hour
+	DefaultDeployTimeout    = time.Hour
+	DefaultTransportTimeout = 10 * time.Minute
+	// DefaultMaxTransportBytes bounds a transport file (a config drive
+	// is a few MiB; it is punched as one spool file).
+	DefaultMaxTransportBytes = 64 << 20
+)
+
+func (t Timeouts) orDefaults() Timeouts {
+	if t.Import <= 0 {
+		t.Import = DefaultImportTimeout
+	}
+	if t.Deploy <= 0 {
+		t.Deploy = DefaultDeployTimeout
+	}
+	if t.Transport <= 0 {
+		t.Transport = DefaultTransportTimeout
+	}
+	return t
+}
+
+// opContext bounds ctx by the timeout of an operation kind; the cause
+// names the kind and the setting.
+func opContext(ctx context.Context, kind string, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, d, fmt.Errorf("%s took longer than %v (backend_options.timeouts.%s)", kind, d, kind))
+}
