@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/zguest/zguest/hostside/api"
 	"github.com/zguest/zguest/hostside/source"
@@ -36,26 +35,7 @@ func (b *Backend) ImportImage(ctx context.Context, im api.ImageImport) error {
 	if err != nil || u.Scheme != "file" || u.Path == "" {
 		return &api.Error{OverallRC: 300, ModID: api.ModImage, RC: 300, RS: 4, Msg: fmt.Sprintf("image %s: URL %q: %v", im.ImageName, im.URL, errBadURL)}
 	}
-	dir := filepath.Join(b.c.ImageRepo, "netboot", osv, im.ImageName)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return internalErr(api.ModImage, fmt.Errorf("image repository: %w", err))
-	}
-	dst := filepath.Join(dir, "0100")
-	sum, size, err := copyHash(ctx, u.Path, dst)
-	if err != nil {
-		os.RemoveAll(dir)
-		return &api.Error{OverallRC: 300, ModID: api.ModImage, RC: 300, RS: 4, Msg: fmt.Sprintf("image %s: copy %s: %v", im.ImageName, u.Path, err), Err: err}
-	}
-	rec := ImageRecord{Name: im.ImageName, OSVersion: osv, MD5: sum, SizeBytes: size, Path: dst, LastAccess: float64(time.Now().Unix())}
-	if err := describe(&rec); err != nil {
-		os.RemoveAll(dir)
-		return &api.Error{OverallRC: 300, ModID: api.ModImage, RC: 300, RS: 4, Msg: fmt.Sprintf("image %s: %v", im.ImageName, err), Err: err}
-	}
-	if err := b.store.PutImage(ctx, rec); err != nil {
-		return internalErr(api.ModImage, err)
-	}
-	b.log.Info("image imported", "image", rec.Name, "os_version", osv, "format", rec.ImageFormat, "bytes", size)
-	return nil
+	return b.importStaged(ctx, im.ImageName, osv, u.Path)
 }
 
 // describe sets the format and disk size units of an imported image: the
@@ -94,6 +74,9 @@ func copyHash(ctx context.Context, src, dst string) (string, int64, error) {
 	}
 	h := md5.New()
 	n, err := source.Copy(ctx, io.MultiWriter(out, h), in)
+	if err == nil {
+		err = out.Sync()
+	}
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}

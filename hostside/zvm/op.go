@@ -29,6 +29,8 @@ type opData struct {
 	Made    int          `json:"made,omitempty"`    // create: minidisks made so far
 	Image   string       `json:"image,omitempty"`   // deploy
 	Punches []punchRec   `json:"punches,omitempty"` // deploy, punch
+	Staged  string       `json:"staged,omitempty"`  // import: the staging directory
+	Dest    string       `json:"dest,omitempty"`    // import: the image's directory in the repository
 }
 
 // punchRec is one file punched for a guest.

@@ -37,6 +37,8 @@ func (b *Backend) Recover(ctx context.Context) error {
 			err = b.recoverPunches(ctx, log, op, d)
 		case "delete":
 			err = b.recoverDelete(ctx, log, op)
+		case "import":
+			err = b.recoverImport(ctx, log, op, d)
 		default:
 			err = fmt.Errorf("unknown kind %q", op.Kind)
 		}
@@ -47,6 +49,9 @@ func (b *Backend) Recover(ctx context.Context) error {
 			log.Error("recovery of an interrupted operation failed; it stays in the journal", "err", err)
 			errs = append(errs, fmt.Errorf("zvm recovery: %s of %s (journal %d, step %q): %w", op.Kind, op.Target, op.ID, op.Step, err))
 		}
+	}
+	if err := b.sweepStaging(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
