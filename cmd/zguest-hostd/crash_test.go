@@ -49,11 +49,11 @@ func TestBinaryKilledMidDeploy(t *testing.T) {
 	os.WriteFile(iso, []byte("config drive"), 0o644)
 	port := freePort(t)
 	cfg := filepath.Join(dir, "hostd.json")
-	os.WriteFile(cfg, fmt.Appendf(nil, `{"listen":"127.0.0.1:%d","backend":"zvm","state_dir":%q,"backend_options":{
+	os.WriteFile(cfg, fmt.Appendf(nil, `{"listen":"127.0.0.1:%d","backend":"zvm","state_dir":%q,"source_dirs":[%q],"backend_options":{
 		"smapi":{"address":%q,"userid":"ADMIN","password_file":%q},
 		"cp":{"mode":"simulation","address":%q},
 		"image_repository":%q,"disk_pool":"ECKD:POOL1"}}`,
-		port, filepath.Join(dir, "state"), smapiSrv.Addr(), pw, cpSrv.Addr(), filepath.Join(dir, "images")), 0o600)
+		port, filepath.Join(dir, "state"), dir, smapiSrv.Addr(), pw, cpSrv.Addr(), filepath.Join(dir, "images")), 0o600)
 	cl := &apitest.Client{Base: fmt.Sprintf("http://127.0.0.1:%d", port)}
 	ctx := context.Background()
 	var stderr bytes.Buffer

@@ -74,7 +74,7 @@ func TestKVMEndToEnd(t *testing.T) {
 		Network      netOpts `json:"network"`
 		StopTimeout  string  `json:"stop_timeout"`
 	}
-	d, err := hostdproc.Start(ctx, hostdproc.Options{Binary: bin, Dir: dir, Backend: "kvm",
+	d, err := hostdproc.Start(ctx, hostdproc.Options{Binary: bin, Dir: dir, Backend: "kvm", SourceDirs: []string{dir, filepath.Dir(image)},
 		BackendOptions: kvmOpts{Socket: sock, StorageDir: storage, DomainPrefix: kvmE2EPrefix, Network: netOpts{Type: "user"}, StopTimeout: "30s"}})
 	if err != nil {
 		t.Fatal(err)

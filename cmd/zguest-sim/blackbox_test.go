@@ -39,7 +39,10 @@ func TestFakeDaemon(t *testing.T) {
 	dir := t.TempDir()
 	port := freePort(t)
 	cfg := filepath.Join(dir, "hostd.json")
-	os.WriteFile(cfg, fmt.Appendf(nil, `{"listen":"127.0.0.1:%d","backend":"fake","state_dir":%q}`, port, dir), 0o600)
+	os.WriteFile(cfg, fmt.Appendf(nil, `{"listen":"127.0.0.1:%d","backend":"fake","state_dir":%q,"source_dirs":[%q]}`, port, dir, dir), 0o600)
+	img, iso := filepath.Join(dir, "img"), filepath.Join(dir, "cfgdrive.iso")
+	os.WriteFile(img, []byte("image"), 0o600)
+	os.WriteFile(iso, []byte("config drive"), 0o600)
 	var stderr bytes.Buffer
 	cmd := exec.Command(bin, "hostd", "--config", cfg)
 	cmd.Stderr = &stderr
@@ -61,13 +64,13 @@ func TestFakeDaemon(t *testing.T) {
 	}
 	steps := []func() (*apitest.Reply, error){
 		func() (*apitest.Reply, error) {
-			return cl.ImageImport(ctx, "img", "file:///var/tmp/img", map[string]any{"os_version": "rhel9.2"}, "")
+			return cl.ImageImport(ctx, "img", "file://"+img, map[string]any{"os_version": "rhel9.2"}, "")
 		},
 		func() (*apitest.Reply, error) {
 			return cl.GuestCreate(ctx, "vm1", 2, 2048, []map[string]any{{"size": "10g", "is_boot_disk": true}})
 		},
 		func() (*apitest.Reply, error) {
-			return cl.GuestDeploy(ctx, "vm1", "img", "/tmp/cfgdrive.iso", "nova@10.0.0.2")
+			return cl.GuestDeploy(ctx, "vm1", "img", iso, "nova@10.0.0.2")
 		},
 		func() (*apitest.Reply, error) {
 			return cl.GuestCreateNetworkInterface(ctx, "vm1", "rhel9.2", []map[string]any{{"ip_addr": "10.0.0.9", "cidr": "10.0.0.0/24", "mac_addr": "02:00:00:00:00:09"}})

@@ -84,6 +84,11 @@ func (h *Handler) deploy(c *call, body map[string]any) (any, error) {
 	if e := checkName("image", d.Image); e != nil {
 		return nil, e
 	}
+	if d.TransportFiles != "" && d.RemoteHost == "" {
+		if e := h.checkSource("transportfiles", d.TransportFiles); e != nil {
+			return nil, e
+		}
+	}
 	info := fmt.Sprintf("action: 'deploy', userid: %s,transportfiles: %s, remotehost: %s,vdev: %s, skipdiskcopy: %s",
 		c.rawUID, pyStr(body["transportfiles"]), pyStr(body["remotehost"]), pyStr(body["vdev"]), pyRepr(d.SkipDiskCopy))
 	release, err := h.acquireSlot(info)

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/zguest/zguest/hostside/source"
 )
 
 // DefaultMaxDeployCapture is [wsgi] max_concurrent_deploy_capture's default.
@@ -36,6 +38,9 @@ type Options struct {
 	// BodyReadTimeout bounds the time a client takes to send a body
 	// (0: DefaultBodyReadTimeout); past it the connection is closed.
 	BodyReadTimeout time.Duration
+	// Sources is the policy for host files requests name (file://
+	// imports, transportfiles, export destinations); nil checks none.
+	Sources *source.Policy
 }
 
 // Handler serves the cloud connector REST API over a Backend. It

@@ -15,6 +15,11 @@ func (h *Handler) importImage(c *call) (any, error) {
 	if e := checkName("image_name", spec.ImageName); e != nil {
 		return nil, e
 	}
+	if p := fileURLPath(spec.URL); p != "" && spec.RemoteHost == "" {
+		if e := h.checkSource("url", p); e != nil {
+			return nil, e
+		}
+	}
 	for k, v := range getObj(im, "image_meta") {
 		spec.ImageMeta[k], _ = v.(string)
 	}
@@ -78,6 +83,11 @@ func (h *Handler) exportImage(c *call) (any, error) {
 	name := c.r.PathValue("name")
 	if e := checkName("name", name); e != nil {
 		return nil, e
+	}
+	if p := fileURLPath(getStr(loc, "dest_url")); p != "" && getStr(loc, "remote_host") == "" {
+		if e := h.checkDest("dest_url", p); e != nil {
+			return nil, e
+		}
 	}
 	return h.withImage(c, name, func() (any, error) {
 		return ex.ExportImage(c.ctx, name, ExportSpec{DestURL: getStr(loc, "dest_url"), RemoteHost: getStr(loc, "remote_host")})

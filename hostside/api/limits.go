@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -206,4 +207,40 @@ func checkName(field, v string) *Error {
 		return nil
 	}
 	return validationError(fmt.Sprintf("Invalid input for field/attribute %s. Value: %s. The name %s.", field, pyRepr(v), bad))
+}
+
+// checkSource refuses a local file a request names (a file:// URL's
+// path, transportfiles) that the source policy does not admit, before
+// any work starts. Paths on a remote host are not checked here.
+func (h *Handler) checkSource(field, path string) *Error {
+	if h.opt.Sources == nil {
+		return nil
+	}
+	if err := h.opt.Sources.Check(path); err != nil {
+		return inputError(fmt.Sprintf("%s: %v", field, err))
+	}
+	return nil
+}
+
+// checkDest is checkSource for a file to write (export).
+func (h *Handler) checkDest(field, path string) *Error {
+	if h.opt.Sources == nil {
+		return nil
+	}
+	if err := h.opt.Sources.CheckDest(path); err != nil {
+		return inputError(fmt.Sprintf("%s: %v", field, err))
+	}
+	return nil
+}
+
+// fileURLPath is the path of a file:// URL, "" for any other.
+func fileURLPath(u string) string {
+	p, ok := strings.CutPrefix(u, "file://")
+	if !ok {
+		return ""
+	}
+	if q, err := url.PathUnescape(p); err == nil {
+		return q
+	}
+	return p
 }

@@ -10,7 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
+
+	"github.com/zguest/zguest/hostside/source"
 )
 
 // Config is zguest-hostd's configuration file, JSON (encoding/json,
@@ -47,6 +50,14 @@ type Config struct {
 	// BodyReadTimeout is how long a client may take to send a request
 	// body, in seconds (default 30); past it the connection is closed.
 	BodyReadTimeout int `json:"body_read_timeout"`
+	// SourceDirs are the directories that file:// imports,
+	// transportfiles and export destinations may name (default: nova's
+	// /var/lib/nova/images and /var/lib/nova/instances); anything else
+	// is refused naming the path and this setting.
+	SourceDirs []string `json:"source_dirs"`
+	// SourceAnyPath admits any path the daemon can read, as the
+	// original connector does; off by default, warned about at start.
+	SourceAnyPath bool `json:"source_any_path"`
 }
 
 // Defaults.
@@ -100,6 +111,9 @@ func (c *Config) defaults() {
 	if c.StateDir == "" {
 		c.StateDir = DefaultStateDir
 	}
+	if c.SourceDirs == nil {
+		c.SourceDirs = source.DefaultDirs
+	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 60
 	}
@@ -112,6 +126,11 @@ func (c *Config) check() error {
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New(`"tls_cert" and "tls_key" go together: set both or neither`))
+	}
+	for _, d := range c.SourceDirs {
+		if !filepath.IsAbs(d) || filepath.Clean(d) == "/" {
+			errs = append(errs, fmt.Errorf(`"source_dirs" entry %q: want an absolute directory other than /`, d))
+		}
 	}
 	if c.Backend == "" {
 		errs = append(errs, errors.New(`"backend" is not set: name the hypervisor backend (e.g. "zvm")`))

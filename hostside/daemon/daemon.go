@@ -17,6 +17,7 @@ import (
 	sd "github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/zguest/zguest/hostside/api"
+	"github.com/zguest/zguest/hostside/source"
 	"github.com/zguest/zguest/hostside/store"
 )
 
@@ -94,7 +95,11 @@ func Run(ctx context.Context, cfg *Config, d Deps) error {
 	}
 
 	h := api.NewHandler(b, api.Options{Logger: log, Auth: auth, MaxDeployCapture: cfg.MaxConcurrentDeployCapture, Version: d.Version,
+		Sources:     &source.Policy{Dirs: cfg.SourceDirs, AnyPath: cfg.SourceAnyPath, Setting: "source_dirs"},
 		MaxInFlight: cfg.MaxRequestsInFlight, BodyReadTimeout: time.Duration(cfg.BodyReadTimeout) * time.Second})
+	if cfg.SourceAnyPath {
+		log.Warn("source_any_path is on: requests may import, punch or export any file this daemon can read or write (as the original connector); set source_dirs instead")
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

@@ -60,7 +60,9 @@ func TestStuckSourcesRefusedOrCancelled(t *testing.T) {
 		t.Fatal("deploy with a FIFO transport file hangs")
 	}
 	cctx, cancel := context.WithCancel(ctx)
-	go func() { done <- b.Deploy(cctx, "LINUX02", api.DeploySpec{Image: "img", TransportFiles: "/x/cfgdrive.iso", RemoteHost: "nova@192.0.2.9"}) }()
+	go func() {
+		done <- b.Deploy(cctx, "LINUX02", api.DeploySpec{Image: "img", TransportFiles: "/x/cfgdrive.iso", RemoteHost: "nova@192.0.2.9"})
+	}()
 	time.Sleep(200 * time.Millisecond)
 	cancel()
 	select {

@@ -136,7 +136,7 @@ func run(hostd, image string, runs int, timeout time.Duration) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	d, err := hostdproc.Start(ctx, hostdproc.Options{Binary: hostd, Dir: dir, Backend: "kvm",
+	d, err := hostdproc.Start(ctx, hostdproc.Options{Binary: hostd, Dir: dir, Backend: "kvm", SourceDirs: []string{dir, filepath.Dir(abs)},
 		BackendOptions: map[string]any{"socket": lv.Socket, "storage_dir": filepath.Join(dir, "storage"),
 			"domain_prefix": "zguest-bench-", "network": map[string]any{"type": "user"}}})
 	if err != nil {

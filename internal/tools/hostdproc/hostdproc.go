@@ -35,6 +35,10 @@ type Options struct {
 	Backend        string
 	BackendOptions any
 
+	// SourceDirs are the daemon's source_dirs, where the files requests
+	// name must be; nil: Dir.
+	SourceDirs []string
+
 	SMAPIAddr string // z/VM: the simulator's SMAPI listener
 	CPAddr    string // z/VM: the simulator's CP listener
 }
@@ -62,12 +66,17 @@ func Start(ctx context.Context, o Options) (*Daemon, error) {
 	var cfg struct {
 		Listen     string `json:"listen"`
 		StateDir   string `json:"state_dir"`
-		MaxDeploys int    `json:"max_concurrent_deploy_capture,omitempty"`
-		Backend    string `json:"backend"`
+		MaxDeploys int      `json:"max_concurrent_deploy_capture,omitempty"`
+		SourceDirs []string `json:"source_dirs"`
+		Backend    string   `json:"backend"`
 		Options    any    `json:"backend_options"`
 	}
 	cfg.Listen, cfg.StateDir, cfg.MaxDeploys = listen, filepath.Join(o.Dir, "state"), o.MaxDeploys
 	cfg.Backend, cfg.Options = o.Backend, o.BackendOptions
+	cfg.SourceDirs = o.SourceDirs
+	if cfg.SourceDirs == nil {
+		cfg.SourceDirs = []string{o.Dir}
+	}
 	if cfg.Backend == "" {
 		cfg.Backend = "zvm"
 	}
