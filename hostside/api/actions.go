@@ -62,8 +62,10 @@ func (h *Handler) power(c *call, body map[string]any, s *schema, act string) (an
 func (h *Handler) acquireSlot(info string) (func(), error) {
 	select {
 	case h.slots <- struct{}{}:
-		return func() { <-h.slots }, nil
+		h.obs().Deploys(1)
+		return func() { <-h.slots; h.obs().Deploys(-1) }, nil
 	default:
+		h.obs().Rejected("deploy_slots")
 		return nil, &Error{OverallRC: 503, ModID: ModWSGI, RC: 503, RS: 1,
 			Msg: "Max concurrent deploy/capture requests received, request is rejected. " + info}
 	}

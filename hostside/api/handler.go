@@ -41,6 +41,8 @@ type Options struct {
 	// Sources is the policy for host files requests name (file://
 	// imports, transportfiles, export destinations); nil checks none.
 	Sources *source.Policy
+	// Observer sees requests and backend work (metrics); nil: none.
+	Observer Observer
 }
 
 // Handler serves the cloud connector REST API over a Backend. It
@@ -167,6 +169,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	leave, full := h.enter()
 	switch {
 	case full != nil:
+		h.obs().Rejected("requests_in_flight")
 		writeError(rec, full, nil)
 	case r.ContentLength > 0 && r.Header.Get("Content-Type") == "":
 		// handler.py: a body needs a Content-Type.
@@ -177,8 +180,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if leave != nil {
 		leave()
 	}
+	d := time.Since(start)
+	route := r.Pattern
+	if route == "" {
+		route = "unmatched"
+	}
+	h.obs().Request(route, rec.status, rec.overallRC, d)
 	if !rec.quiet {
-		h.logRequest(r, rec, time.Since(start))
+		h.logRequest(r, rec, d)
 	}
 }
 
@@ -193,6 +202,7 @@ func (h *Handler) wrap(rt route) http.Handler {
 			return
 		}
 		if e := h.limitBody(w, r, rt.method+" "+rt.path); e != nil {
+			h.obs().Rejected("body_too_large")
 			writeError(w, e, nil)
 			return
 		}
@@ -216,7 +226,13 @@ func (h *Handler) wrap(rt route) http.Handler {
 			}
 			c.userid = strings.ToUpper(c.rawUID)
 		}
+		began := time.Now()
 		out, err := rt.fn(c)
+		if e := AsErrorOrNil(err); e != nil {
+			h.obs().Backend(rt.method+" "+rt.path, e.OverallRC, time.Since(began))
+		} else {
+			h.obs().Backend(rt.method+" "+rt.path, 0, time.Since(began))
+		}
 		if err != nil {
 			e := AsError(err)
 			if e == nil { // a typed nil *Error from a backend

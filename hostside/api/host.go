@@ -42,6 +42,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		if rec, ok := w.(*recorder); ok {
 			rec.quiet = true
 		}
+		h.obs().Rejected("admin_token_throttled")
 		w.Header().Set("Retry-After", fmt.Sprint(int(left.Seconds())+1))
 		writeError(w, wsgiError(http.StatusTooManyRequests, fmt.Sprintf(
 			"too many failed admin token attempts from %s; retry in %d s", client, int(left.Seconds())+1)), nil)

@@ -58,6 +58,10 @@ type Config struct {
 	// SourceAnyPath admits any path the daemon can read, as the
 	// original connector does; off by default, warned about at start.
 	SourceAnyPath bool `json:"source_any_path"`
+	// MetricsListen is host:port of the Prometheus endpoint (GET
+	// /metrics, plain HTTP, no token: it carries counts and latencies,
+	// no names); empty: none.
+	MetricsListen string `json:"metrics_listen"`
 }
 
 // Defaults.

@@ -94,7 +94,15 @@ func Run(ctx context.Context, cfg *Config, d Deps) error {
 		return fmt.Errorf("backend %s: %w", cfg.Backend, err)
 	}
 
-	h := api.NewHandler(b, api.Options{Logger: log, Auth: auth, MaxDeployCapture: cfg.MaxConcurrentDeployCapture, Version: d.Version,
+	var obs api.Observer
+	if cfg.MetricsListen != "" {
+		m := newMetrics(b)
+		if err := serveMetrics(ctx, log, cfg.MetricsListen, m); err != nil {
+			return err
+		}
+		obs = m
+	}
+	h := api.NewHandler(b, api.Options{Logger: log, Observer: obs, Auth: auth, MaxDeployCapture: cfg.MaxConcurrentDeployCapture, Version: d.Version,
 		Sources:     &source.Policy{Dirs: cfg.SourceDirs, AnyPath: cfg.SourceAnyPath, Setting: "source_dirs"},
 		MaxInFlight: cfg.MaxRequestsInFlight, BodyReadTimeout: time.Duration(cfg.BodyReadTimeout) * time.Second})
 	if cfg.SourceAnyPath {
