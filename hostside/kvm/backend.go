@@ -682,6 +682,7 @@ func (b *Backend) HostInfo(ctx context.Context) (api.HostInfo, error) {
 		DiskAvailable:      avail,
 		CPUInfo:            api.CPUInfo{CECModel: string(cm), Architecture: "s390x"},
 		ZVMHost:            host,
+		IPLTime:            iplTime(time.Local),
 	}, nil
 }
 
