@@ -10,14 +10,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/digitalocean/go-libvirt"
 
 	"github.com/zguest/zguest/builder/qcow2"
 	"github.com/zguest/zguest/hostside/api"
+	"github.com/zguest/zguest/hostside/remotehost"
 )
 
 var (
@@ -180,22 +179,13 @@ func copyTo(src, dst string) error {
 	return errors.Join(err, out.Close())
 }
 
-// remoteHostRE is remote_host: user@host (a name, IPv4 or [IPv6]), or host.
-var remoteHostRE = regexp.MustCompile(`^([A-Za-z0-9_][A-Za-z0-9._-]*@)?([A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\])$`)
-
-// scpPut copies src to remote:dst with scp in batch mode, without a host
-// key prompt, on Config.SSHPort, as the connector's image_export does.
+// scpPut copies src to remote:dst with scp (Config.SCP, -P
+// Config.SSHPort), as the connector's image_export.
 func (b *Backend) scpPut(ctx context.Context, src, remote, dst string) error {
-	if !remoteHostRE.MatchString(remote) {
-		return fmt.Errorf("remote_host %q: want user@host", remote)
+	argv, err := remotehost.PutArgv(b.cfg.SCP, b.cfg.SSHPort, src, remote, dst)
+	if err != nil {
+		return err
 	}
-	scp, port := b.cfg.SCP, b.cfg.SSHPort
-	if scp == "" {
-		scp = "/usr/bin/scp"
-	}
-	if port == 0 {
-		port = 22
-	}
-	_, err := b.cfg.Run(ctx, scp, "-B", "-P", strconv.Itoa(port), "-o", "StrictHostKeyChecking=no", src, remote+":"+dst)
+	_, err = b.cfg.Run(ctx, argv...)
 	return err
 }

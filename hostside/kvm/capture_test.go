@@ -102,7 +102,7 @@ func TestCaptureRefusalsKVM(t *testing.T) {
 	if _, err := e.b.ExportImage(ctx, "img", api.ExportSpec{DestURL: "file:///var/tmp/img", RemoteHost: "nova@192.0.2.7"}); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.r.last(); got != "/usr/bin/scp -B -P 22 -o StrictHostKeyChecking=no "+filepath.Join(e.cfg.StorageDir, "images", "img", "disk.raw")+" nova@192.0.2.7:/var/tmp/img" {
+	if got := e.r.last(); got != "/usr/bin/scp -B -P 22 -o StrictHostKeyChecking=no -- "+filepath.Join(e.cfg.StorageDir, "images", "img", "disk.raw")+" nova@192.0.2.7:/var/tmp/img" {
 		t.Errorf("scp argv: %s", got)
 	}
 }

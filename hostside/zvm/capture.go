@@ -12,12 +12,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/zguest/zguest/hostside/api"
+	"github.com/zguest/zguest/hostside/remotehost"
 )
 
 var (
@@ -252,19 +251,15 @@ func nullable(s string) any {
 	return s
 }
 
-// remoteHostRe is remote_host: user@host (a name, IPv4 or [IPv6]), or host.
-var remoteHostRe = regexp.MustCompile(`^([A-Za-z0-9_][A-Za-z0-9._-]*@)?([A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\])$`)
-
 // scpPut copies src to dst on remote with the scp the backend uses for
-// remote transport files (Config.SCP, -P Config.SSHPort, batch mode, no
-// host key prompt), as the original's FilesystemBackend.image_export.
+// remote transport files (Config.SCP, -P Config.SSHPort), as the
+// original's FilesystemBackend.image_export.
 func (b *Backend) scpPut(ctx context.Context, src, remote, dst string) error {
-	if !remoteHostRe.MatchString(remote) {
-		return fmt.Errorf("remote_host %q: want user@host", remote)
+	argv, err := remotehost.PutArgv(b.c.SCP, b.c.SSHPort, src, remote, dst)
+	if err != nil {
+		return err
 	}
-	cmd := exec.CommandContext(ctx, b.c.SCP, "-B", "-P", strconv.Itoa(b.c.SSHPort), "-o", "StrictHostKeyChecking=no",
-		src, remote+":"+dst)
-	if out, err := cmd.CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput(); err != nil {
 		return fmt.Errorf("scp %s to %s:%s: %w: %s", src, remote, dst, err, strings.TrimSpace(string(out)))
 	}
 	return nil
