@@ -165,18 +165,27 @@ func (b *Backend) ExportImage(ctx context.Context, name string, e api.ExportSpec
 	return map[string]any{"image_name": name, "image_path": e.DestURL, "os_version": im.OSVersion, "md5sum": im.MD5, "comments": nil}, nil
 }
 
+// copyTo copies src to a new file dst; an existing dst (or a symbolic
+// link there) is refused, not overwritten: the daemon runs as root and
+// the destination is the caller's word.
 func copyTo(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("%s exists; export writes a new file only, remove it first", dst)
+	}
 	if err != nil {
 		return err
 	}
 	_, err = io.Copy(out, in)
-	return errors.Join(err, out.Close())
+	if err = errors.Join(err, out.Close()); err != nil {
+		os.Remove(dst)
+	}
+	return err
 }
 
 // scpPut copies src to remote:dst with scp (Config.SCP, -P

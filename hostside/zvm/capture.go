@@ -224,7 +224,7 @@ func (b *Backend) ExportImage(ctx context.Context, name string, e api.ExportSpec
 			return nil, &api.Error{OverallRC: 300, ModID: api.ModImage, RC: 300, RS: 21,
 				Msg: fmt.Sprintf("Error happened when copying image %s to remote host %s: %v", name, e.RemoteHost, err), Err: err}
 		}
-	} else if err := copyFile(r.Path, dest); err != nil {
+	} else if err := exportFile(r.Path, dest); err != nil {
 		return nil, &api.Error{OverallRC: 300, ModID: api.ModImage, RC: 300, RS: 22,
 			Msg: fmt.Sprintf("Export image %s from %s to local file system %s failed: %v", name, r.Path, dest, err), Err: err}
 	}
@@ -263,4 +263,27 @@ func (b *Backend) scpPut(ctx context.Context, src, remote, dst string) error {
 		return fmt.Errorf("scp %s to %s:%s: %w: %s", src, remote, dst, err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// exportFile copies src to a new file dst. An existing dst (or a symbolic
+// link there) is refused rather than overwritten: the daemon runs as root
+// and a destination is the caller's word.
+func exportFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("%s exists; export writes a new file only, remove it first", dst)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	if err = errors.Join(err, out.Close()); err != nil {
+		os.Remove(dst)
+	}
+	return err
 }

@@ -154,4 +154,18 @@ func TestCaptureRefusals(t *testing.T) {
 	if e := apiErr(t, err); e.RS != 22 {
 		t.Errorf("unwritable destination: %+v", e)
 	}
+	// An existing file, or a symbolic link, is never overwritten.
+	victim := filepath.Join(r.dir, "victim")
+	os.WriteFile(victim, []byte("keep"), 0o600)
+	link := filepath.Join(r.dir, "link")
+	os.Symlink(victim, link)
+	for _, dest := range []string{victim, link} {
+		_, err = r.b.ExportImage(ctx, "base", api.ExportSpec{DestURL: "file://" + dest})
+		if e := apiErr(t, err); e.RS != 22 {
+			t.Errorf("%s: %+v", dest, e)
+		}
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep" {
+		t.Errorf("an existing file was overwritten: %q", b)
+	}
 }
