@@ -47,8 +47,9 @@ type zvmOptions struct {
 	MaxMem          string       `json:"max_mem"`
 	SSHPort         int          `json:"remotehost_sshd_port"`
 	Host            hostOverride `json:"host"`
-	// Root is where the daemon finds its guest's /proc/sysinfo ("/"; the
-	// simulator writes one under its --guest-root).
+	// Root, if set, is where the daemon finds its guest's /proc/sysinfo;
+	// by default CP's access provides it (native: /proc/sysinfo; in
+	// simulation the simulator answers with its own).
 	Root string `json:"root"`
 }
 

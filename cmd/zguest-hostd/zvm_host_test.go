@@ -16,9 +16,10 @@ import (
 )
 
 // TestBinaryZVMHostAndSnapshot runs `zguest-hostd sim zvm` and the
-// daemon as separate processes, as a user would, and drives nova's
-// resource audit (GET /host) and snapshot (capture, then export to a
-// file:// destination) over HTTP.
+// daemon as separate processes, as a user would (no root option: the
+// simulated CP gives its guest's sysinfo), and drives nova's resource
+// audit (GET /host) and snapshot (capture, then export to a file://
+// destination) over HTTP.
 func TestBinaryZVMHostAndSnapshot(t *testing.T) {
 	bin := build(t)
 	dir := t.TempDir()
@@ -35,8 +36,8 @@ func TestBinaryZVMHostAndSnapshot(t *testing.T) {
 	cfg := filepath.Join(dir, "hostd.json")
 	os.WriteFile(cfg, fmt.Appendf(nil, `{"listen":"127.0.0.1:%d","backend":"zvm","state_dir":%q,"backend_options":{
 		"smapi":{"address":%q},"cp":{"mode":"simulation","address":%q},
-		"image_repository":%q,"disk_pool":"ECKD:POOL1","root":%q,"host":{"hypervisor_hostname":"zvm-node-1"}}}`,
-		port, filepath.Join(dir, "state"), smapiAddr, cpAddr, filepath.Join(dir, "images"), filepath.Join(dir, "disks", "guest-root")), 0o600)
+		"image_repository":%q,"disk_pool":"ECKD:POOL1","host":{"hypervisor_hostname":"zvm-node-1"}}}`,
+		port, filepath.Join(dir, "state"), smapiAddr, cpAddr, filepath.Join(dir, "images")), 0o600)
 	var stderr bytes.Buffer
 	d := exec.Command(bin, "--config", cfg)
 	d.Stderr = &stderr

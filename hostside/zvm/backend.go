@@ -41,8 +41,10 @@ type Config struct {
 	// HostName, if set, is GET /host's hypervisor_hostname instead of
 	// the z/VM system name (CP QUERY USERID).
 	HostName string
-	// Root is where the connector guest's /proc is found ("/"; tests and
-	// the simulator give another directory).
+	// Root, if set, is where the connector guest's /proc is found;
+	// otherwise the CP access provides /proc/sysinfo if it can
+	// (zvmcp.Native: under its root; the simulator: its own), else
+	// /proc/sysinfo is read.
 	Root string
 	Log  *slog.Logger
 
@@ -101,9 +103,6 @@ func New(cfg Config) (*Backend, error) {
 	}
 	if cfg.SSHPort == 0 {
 		cfg.SSHPort = 22
-	}
-	if cfg.Root == "" {
-		cfg.Root = "/"
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)

@@ -44,8 +44,7 @@ func (b *Backend) HostInfo(ctx context.Context) (api.HostInfo, error) {
 		h.HypervisorHostname = b.c.HostName
 	}
 
-	path := filepath.Join(b.c.Root, "proc", "sysinfo")
-	data, err := os.ReadFile(path)
+	data, path, err := b.sysinfo(ctx)
 	if err != nil {
 		return api.HostInfo{}, hostErr("read the connector guest's sysinfo", err)
 	}
@@ -116,6 +115,27 @@ func (b *Backend) HostInfo(ctx context.Context) (api.HostInfo, error) {
 	}
 	h.DiskTotal, h.DiskUsed, h.DiskAvailable = poolGB(free+inUse), poolGB(inUse), poolGB(free)
 	return h, nil
+}
+
+// sysinfoReader is a CP access that knows the connector guest's
+// /proc/sysinfo (zvmcp.Native under its root, the simulator's CP).
+type sysinfoReader interface {
+	Sysinfo(ctx context.Context) ([]byte, error)
+}
+
+// sysinfo reads <Config.Root>/proc/sysinfo when Root is set, else asks
+// the CP access, else reads /proc/sysinfo.
+func (b *Backend) sysinfo(ctx context.Context) ([]byte, string, error) {
+	if r, ok := b.c.CP.(sysinfoReader); ok && b.c.Root == "" {
+		data, err := r.Sysinfo(ctx)
+		return data, "the connector guest's /proc/sysinfo", err
+	}
+	path := filepath.Join(b.c.Root, "proc", "sysinfo")
+	if b.c.Root == "" {
+		path = "/proc/sysinfo"
+	}
+	data, err := os.ReadFile(path)
+	return data, path, err
 }
 
 func hostErr(what string, err error) error {

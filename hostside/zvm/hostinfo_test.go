@@ -101,6 +101,20 @@ func TestHostInfoNameOverrideOnly(t *testing.T) {
 	}
 }
 
+// Without Root the CP access gives the sysinfo (here the simulator's).
+func TestHostInfoSysinfoFromCP(t *testing.T) {
+	dir := t.TempDir()
+	sim, cl := serveSim(t, zvmsim.Options{DiskDir: filepath.Join(dir, "disks"), Host: zvmsim.HostConfig{Level: "7.4.0", CECType: "9175"}})
+	b, err := zvm.New(zvm.Config{SMAPI: cl, CP: sim.CP(), Disks: sim.CP(), ImageRepo: filepath.Join(dir, "images")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := b.HostInfo(context.Background())
+	if err != nil || h.HypervisorVersion != 740 || h.CPUInfo.CECModel != "9175" {
+		t.Errorf("%+v %v", h, err)
+	}
+}
+
 func TestHostInfoWithoutSysinfo(t *testing.T) {
 	dir := t.TempDir()
 	sim, cl := serveSim(t, zvmsim.Options{DiskDir: filepath.Join(dir, "disks")})

@@ -7,15 +7,12 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 )
 
 // Command runs the simulator as a process: `zguest-hostd sim zvm
 // --listen 127.0.0.1:44444 --cp-listen 127.0.0.1:44445 --disks DIR
-// [--user U --password-file F] [--guest-root DIR]` until ctx ends. The
-// connector guest's proc/sysinfo is written under --guest-root, which is
-// the daemon's backend_options.root. The daemon in simulation
+// [--user U --password-file F]` until ctx ends. The daemon in simulation
 // points its SMAPI client at --listen and its CP at --cp-listen
 // (zvmcp.Remote).
 func Command(ctx context.Context, args []string, log *slog.Logger) error {
@@ -26,7 +23,6 @@ func Command(ctx context.Context, args []string, log *slog.Logger) error {
 	user := fs.String("user", "", "SMAPI userid requests must carry (empty: empty credentials)")
 	pwFile := fs.String("password-file", "", "file holding the SMAPI password")
 	vsw := fs.String("vswitches", "", "comma-separated virtual switches NICs may couple to (default: none)")
-	guestRoot := fs.String("guest-root", "", "where to write the connector guest's proc/sysinfo, the daemon's backend_options.root (default: <disks>/guest-root)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -52,12 +48,6 @@ func Command(ctx context.Context, args []string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if *guestRoot == "" {
-		*guestRoot = filepath.Join(*disks, "guest-root")
-	}
-	if err := s.WriteGuestRoot(*guestRoot); err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("sim zvm: SMAPI listener: %w", err)
@@ -73,7 +63,7 @@ func Command(ctx context.Context, args []string, log *slog.Logger) error {
 		return fmt.Errorf("sim zvm: CP listener: %w", err)
 	}
 	srv, csrv := s.Serve(ln), s.ServeCP(cln)
-	log.Info("z/VM simulator running", "smapi", srv.Addr(), "cp", network+":"+csrv.Addr(), "host_userid", s.HostID(), "guest_root", *guestRoot)
+	log.Info("z/VM simulator running", "smapi", srv.Addr(), "cp", network+":"+csrv.Addr(), "host_userid", s.HostID())
 	<-ctx.Done()
 	srv.Close()
 	csrv.Close()

@@ -1,6 +1,7 @@
 package zvmsim
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -219,6 +220,10 @@ func (s *Sim) Sysinfo() []byte {
 	b.WriteString(line("VM00 CPUs Reserved", "0"))
 	return []byte(b.String())
 }
+
+// Sysinfo implements the connector guest's /proc/sysinfo for the
+// in-process CP access (zvm's sysinfo seam).
+func (h *HostCP) Sysinfo(context.Context) ([]byte, error) { return h.s.Sysinfo(), nil }
 
 // WriteGuestRoot writes the connector guest's files the daemon reads
 // through its root prefix (proc/sysinfo) under root.

@@ -149,11 +149,7 @@ func run(hostd string, serial, conc, rounds, imageSize int, latency time.Duratio
 	cpSrv := sim.ServeCP(timedListener{ln, &clk.cp})
 	defer cpSrv.Close()
 
-	guestRoot := filepath.Join(dir, "guest-root")
-	if err := sim.WriteGuestRoot(guestRoot); err != nil {
-		return err
-	}
-	d, err := hostdproc.Start(ctx, hostdproc.Options{Binary: hostd, Dir: dir, SMAPIAddr: smapiSrv.Addr(), CPAddr: cpSrv.Addr(), MaxDeploys: conc, GuestRoot: guestRoot})
+	d, err := hostdproc.Start(ctx, hostdproc.Options{Binary: hostd, Dir: dir, SMAPIAddr: smapiSrv.Addr(), CPAddr: cpSrv.Addr(), MaxDeploys: conc})
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,6 @@ type Options struct {
 
 	SMAPIAddr string // z/VM: the simulator's SMAPI listener
 	CPAddr    string // z/VM: the simulator's CP listener
-	GuestRoot string // z/VM: where the simulator wrote the connector guest's proc/sysinfo
 }
 
 // Daemon is a running zguest-hostd process.
@@ -127,12 +126,10 @@ func zvmOptions(o Options) any {
 		CP        addr   `json:"cp"`
 		ImageRepo string `json:"image_repository"`
 		DiskPool  string `json:"disk_pool"`
-		Root      string `json:"root,omitempty"`
 	}
 	z.SMAPI = addr{Address: o.SMAPIAddr}
 	z.CP = addr{Mode: "simulation", Address: o.CPAddr}
 	z.ImageRepo, z.DiskPool = filepath.Join(o.Dir, "images"), "ECKD:POOL1"
-	z.Root = o.GuestRoot
 	return z
 }
 
