@@ -32,12 +32,8 @@ var (
 // os_version is the deployed image's. Only "rootonly" exists: the data
 // disks are not part of an image (alldisks answers 501 as the original).
 func (b *Backend) Capture(ctx context.Context, userid string, cs api.CaptureSpec) error {
-	if cs.CaptureType == "alldisks" {
-		return &api.Error{OverallRC: 501, ModID: api.ModGuest, RC: 501, RS: 1,
-			Msg: "The requested function: Capture guest with type: alldisks has not been implemented in current release"}
-	}
-	if cs.CompressLevel < 0 || cs.CompressLevel > 9 {
-		return inputErr(api.ModGuest, "capture %s: compress_level %d: want 0 (no compression) to 9", userid, cs.CompressLevel)
+	if err := cs.Check(); err != nil {
+		return err
 	}
 	if !imageNameRE.MatchString(cs.Image) {
 		return inputErr(api.ModImage, "image name %q: want 1-128 of A-Z a-z 0-9 _ . + - (not starting with . - _ +)", cs.Image)

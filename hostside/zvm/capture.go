@@ -38,12 +38,8 @@ var (
 // guess: a CKD disk's payload is its bytes as Linux reads them, not
 // ckdencode's track images; deploy writes the same form back.
 func (b *Backend) Capture(ctx context.Context, userid string, c api.CaptureSpec) error {
-	if c.CaptureType == "alldisks" {
-		return &api.Error{OverallRC: 501, ModID: api.ModGuest, RC: 501, RS: 1,
-			Msg: "The requested function: Capture guest with type: alldisks has not been implemented in current release"}
-	}
-	if c.CompressLevel < 0 || c.CompressLevel > 9 {
-		return inputErr("compress_level %d: want 0 (no compression) to 9", c.CompressLevel)
+	if err := c.Check(); err != nil {
+		return err
 	}
 	if c.Image == "" || strings.ContainsAny(c.Image, "/\\") || c.Image == "." || c.Image == ".." {
 		return inputErr("image name %q: want a name without '/'", c.Image)
