@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,16 +46,17 @@ func TestBinaryZVMHostAndSnapshot(t *testing.T) {
 	ctx := context.Background()
 	// The simulator may still be starting: the daemon's recovery needs it.
 	var err error
-	for range 100 {
-		if _, err = os.Stat(filepath.Join(dir, "disks", "guest-root", "proc", "sysinfo")); err == nil {
+	for range 200 {
+		var c net.Conn
+		if c, err = net.Dial("tcp", cpAddr); err == nil {
+			c.Close()
 			break
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(25 * time.Millisecond)
 	}
 	if err != nil {
-		t.Fatalf("the simulator wrote no sysinfo: %v\n%s", err, simLog.String())
+		t.Fatalf("the simulator does not listen: %v\n%s", err, simLog.String())
 	}
-	time.Sleep(100 * time.Millisecond)
 	if err := d.Start(); err != nil {
 		t.Fatal(err)
 	}
