@@ -46,7 +46,18 @@ type zvmOptions struct {
 	MaxCPU          int          `json:"max_cpu"`
 	MaxMem          string       `json:"max_mem"`
 	SSHPort         int          `json:"remotehost_sshd_port"`
-	Host            api.HostInfo `json:"host"`
+	Host            hostOverride `json:"host"`
+	// Root, if set, is where the daemon finds its guest's /proc/sysinfo;
+	// by default CP's access provides it (native: /proc/sysinfo; in
+	// simulation the simulator answers with its own).
+	Root string `json:"root"`
+}
+
+// hostOverride is what the configuration may change of GET /host: the
+// hypervisor_hostname (nova's node name); every other figure comes from
+// z/VM.
+type hostOverride struct {
+	HypervisorHostname string `json:"hypervisor_hostname"`
 }
 
 func newZVMBackend(ctx context.Context, env daemon.BackendEnv) (api.Backend, error) {
@@ -103,7 +114,7 @@ func newZVMBackend(ctx context.Context, env daemon.BackendEnv) (api.Backend, err
 		SMAPI: client, CP: cp, Disks: disks, Store: st,
 		ImageRepo: o.ImageRepository, DiskPool: o.DiskPool, Profile: o.UserProfile,
 		RootVdev: o.RootVdev, NICVdev: o.NICVdev, MaxCPU: o.MaxCPU, MaxMem: o.MaxMem,
-		SSHPort: o.SSHPort, Host: o.Host, Log: env.Logger,
+		SSHPort: o.SSHPort, HostName: o.Host.HypervisorHostname, Root: o.Root, Log: env.Logger,
 	})
 	if err != nil {
 		return nil, err

@@ -326,9 +326,11 @@ func TestParseHeader(t *testing.T) {
 func FuzzParseHeader(f *testing.F) {
 	f.Add([]byte("xCAT CKD Disk Image:    3338 CYL HLen: 0055 GZIP: 6"))
 	f.Add([]byte("xCAT FBA Disk Image: 2097152 BLK"))
+	f.Add([]byte("z/VM FBA Disk Image:           0 BLK HLen: 0055 GZIP: 0"))
+	f.Add([]byte("xCAT CKD Disk Image:       1 CYL HLen: 1024 GZIP: 9"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, err := zvm.ParseHeader(b)
-		if err == nil && (h.Size <= 0 || (h.Len != 36 && h.Len != 512)) {
+		if err == nil && (h.Size < 0 || h.Level < 0 || h.Level > 9 || (h.Len != 36 && h.Len%512 != 0) || h.Len > 10240) {
 			t.Fatalf("%+v", h)
 		}
 	})

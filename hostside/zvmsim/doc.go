@@ -10,6 +10,12 @@
 // (`zguest-hostd sim zvm`), where the daemon reaches CP over the
 // simulation-only protocol of package zvmcp (ServeCP).
 //
+// The host queries (hostinfo.go: System_Processor_Query,
+// System_Information_Query, System_Performance_Information_Query,
+// Image_Volume_Space_Query_DM), CP QUERY USERID and the connector
+// guest's /proc/sysinfo (WriteGuestRoot) describe the system of
+// Options.Host.
+//
 // Faults can be injected: a connection dropped before the request is
 // read, "image locked" (400/12) for the next N calls on a target, any
 // rc/rs for a function, and latency.

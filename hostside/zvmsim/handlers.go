@@ -24,6 +24,9 @@ func (s *Sim) Handle(_ context.Context, req smapi.Request) smapi.Response {
 	if rc, rs, ok := s.injected(req.Function, target); ok {
 		return reply(rc, rs)
 	}
+	if r, ok := s.handleHost(req.Function, req.Params); ok {
+		return r
+	}
 	switch req.Function {
 	case smapi.FnImageCreateDM:
 		return s.imageCreate(target, req.Params)
