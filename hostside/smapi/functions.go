@@ -45,31 +45,33 @@ func (c *Client) ImageDeleteDM(ctx context.Context, target string) error {
 	return err
 }
 
-// ImageQueryDM returns target's directory records.
+// ImageQueryDM returns target's directory statements, read from the
+// card images the server answers (see ParseDirectory).
 func (c *Client) ImageQueryDM(ctx context.Context, target string) ([]string, error) {
 	resp, err := c.Call(ctx, FnImageQueryDM, target, nil)
 	if err != nil {
 		return nil, err
 	}
-	recs, err := NewParamReader(resp.Data).Array()
+	cards, err := NewParamReader(resp.Data).Array()
+	if err == nil {
+		cards, err = ParseDirectory(cards)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("SMAPI %s for %s: output: %w", FnImageQueryDM, target, err)
 	}
-	return recs, nil
+	return cards, nil
 }
 
-// ImageActivate logs target on.
+// ImageActivate logs target on (see Activate for the counts).
 func (c *Client) ImageActivate(ctx context.Context, target string) error {
-	_, err := c.Call(ctx, FnImageActivate, target, nil)
+	_, err := c.Activate(ctx, target)
 	return err
 }
 
 // ImageDeactivate logs target off; forceTime is "IMMED", "WITHIN n" or
-// "BY hh:mm" ("" = the system default).
+// "BY hh:mm" ("" = the system default). See Deactivate for the counts.
 func (c *Client) ImageDeactivate(ctx context.Context, target, forceTime string) error {
-	var p Params
-	p.String(forceTime)
-	_, err := c.Call(ctx, FnImageDeactivate, target, p.Bytes())
+	_, err := c.Deactivate(ctx, target, forceTime)
 	return err
 }
 

@@ -35,12 +35,12 @@ func (s *Sim) Handle(_ context.Context, req smapi.Request) smapi.Response {
 			return reply(400, 4)
 		}
 		var p smapi.Params
-		p.Array(e.directory())
+		p.Array(s.directoryCards(e))
 		return smapi.Response{Data: p.Bytes()}
 	case smapi.FnImageActivate:
-		return s.activate(target)
+		return s.eachImage(target, 28, s.activate)
 	case smapi.FnImageDeactivate:
-		return s.deactivate(target)
+		return s.eachImage(target, 32, s.deactivate)
 	case smapi.FnImageDiskCreateDM:
 		return s.diskCreate(target, req.Params)
 	case smapi.FnVNACreateExtendedDM:
@@ -60,7 +60,10 @@ func (s *Sim) Handle(_ context.Context, req smapi.Request) smapi.Response {
 	case smapi.FnVNADisconnect:
 		return s.disconnect(target, req.Params)
 	}
-	return reply(smapi.RCUnknownFunc, 0)
+	if h, ok := queryHandlers[req.Function]; ok {
+		return h(s, target, req.Params)
+	}
+	return reply(smapi.RCServer, smapi.RSNoFunction)
 }
 
 func (s *Sim) authenticated(req smapi.Request) bool {

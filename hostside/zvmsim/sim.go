@@ -49,6 +49,10 @@ type Options struct {
 	VSwitches []string
 	Log       *slog.Logger
 	Clock     func() time.Time
+
+	// APILevel is what Query_API_Functional_Level answers in its reason
+	// code; default DefaultAPILevel.
+	APILevel int
 }
 
 // Sim is one simulated z/VM system.
@@ -64,6 +68,7 @@ type Sim struct {
 	profiles map[string]bool
 	console  map[string][]string
 	vswitch  map[string]*vswitch
+	lists    map[string][]string // SMAPI name lists
 	faults   faults
 	reqID    uint32
 	ipl      time.Time
