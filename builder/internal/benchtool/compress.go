@@ -66,7 +66,13 @@ func cpuPressure() string {
 // (GOMAXPROCS=1), and with qemu-img convert -c, alternately, runs times
 // after a warm-up. It prints median wall and CPU times, sizes, ratios
 // and whether the targets are met.
-func compressBench(bin, dir, real string, dataMiB, sizeMiB int64, runs int) error {
+//
+// With rt, every timed command runs under SCHED_FIFO (chrt -f 1, root
+// only) and the tool pauses 2 s between commands: on a machine shared with
+// other work that gives each tool the cores to itself, as on an idle
+// machine, while the other processes still get the kernel's real-time
+// throttling share and the pauses.
+func compressBench(bin, dir, real string, dataMiB, sizeMiB int64, runs int, rt bool) error {
 	rr := filepath.Join(dir, "real.raw")
 	defer os.Remove(rr)
 	script := fmt.Sprintf("rm -f %[1]s && truncate -s %[3]dM %[1]s && (tar cf - %[2]s 2>/dev/null | head -c %[4]dM | dd of=%[1]s conv=notrunc bs=1M status=none)", rr, real, sizeMiB, dataMiB)
@@ -89,9 +95,17 @@ func compressBench(bin, dir, real string, dataMiB, sizeMiB int64, runs int) erro
 		{name: "zguest-image --compress, GOMAXPROCS=1", argv: []string{bin, "convert", "--compress", rr, o1}, env: []string{"GOMAXPROCS=1"}, out: o1},
 		{name: "qemu-img convert -c", argv: []string{"qemu-img", "convert", "-c", "-f", "raw", "-O", "qcow2", rr, q}, out: q},
 	}
+	if rt {
+		for _, t := range tools {
+			t.argv = append([]string{"chrt", "-f", "1"}, t.argv...)
+		}
+	}
 	pressure := cpuPressure()
 	for i := -1; i < runs; i++ { // run -1 is the warm-up
 		for _, t := range tools {
+			if rt {
+				time.Sleep(2 * time.Second)
+			}
 			m, err := timeRun(t.argv, t.env, t.out)
 			if err != nil {
 				return err
@@ -103,6 +117,9 @@ func compressBench(bin, dir, real string, dataMiB, sizeMiB int64, runs int) erro
 	}
 	fmt.Printf("\ncompression of real files: %d MiB of a tar of %s in a %d MiB sparse raw; %d runs each, alternating, medians\n", dataMiB, real, sizeMiB, runs)
 	fmt.Printf("CPU pressure (some avg10) before: %s, after: %s (0%% on an idle machine; above that, other processes competed for the cores)\n", pressure, cpuPressure())
+	if rt {
+		fmt.Println("timed commands ran under SCHED_FIFO (-rt): each had the cores to itself")
+	}
 	fmt.Printf("%-40s %10s %10s %8s %14s\n", "tool", "wall", "CPU", "cores", "size")
 	ref := medians(tools[2].runs)
 	qs, err := os.Stat(q)

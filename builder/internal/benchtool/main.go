@@ -32,8 +32,9 @@ func main() {
 	real := flag.String("real", "/usr/bin /usr/share", "compression of real files: a tar of these space-separated paths in a sparse raw (\"\" skips it)")
 	realMiB := flag.Int64("real-data", 360, "MiB of the tar written into the raw")
 	realSize := flag.Int64("real-size", 3072, "virtual size in MiB of the raw holding real files")
+	rt := flag.Bool("rt", false, "run the timed commands of the real-files compression under SCHED_FIFO (chrt -f 1, root): the cores to themselves on a shared machine")
 	flag.Parse()
-	if err := run(*bin, *runs, *dir, *sizeMiB, *dataMiB, *skip, *real, *realMiB, *realSize); err != nil {
+	if err := run(*bin, *runs, *dir, *sizeMiB, *dataMiB, *skip, *real, *realMiB, *realSize, *rt); err != nil {
 		fmt.Fprintln(os.Stderr, "benchtool:", err)
 		os.Exit(1)
 	}
@@ -48,7 +49,7 @@ func has(s string, c rune) bool {
 	return false
 }
 
-func run(bin string, runs int, dir string, sizeMiB, dataMiB int64, skip, real string, realMiB, realSize int64) error {
+func run(bin string, runs int, dir string, sizeMiB, dataMiB int64, skip, real string, realMiB, realSize int64, rt bool) error {
 	if dir == "" {
 		d, err := os.MkdirTemp("", "zguest-bench-")
 		if err != nil {
@@ -102,7 +103,7 @@ func run(bin string, runs int, dir string, sizeMiB, dataMiB int64, skip, real st
 	}
 	os.Remove(raw)
 	if real != "" && !has(skip, 'x') {
-		if err := compressBench(bin, dir, real, realMiB, realSize, min(runs, 3)); err != nil {
+		if err := compressBench(bin, dir, real, realMiB, realSize, min(runs, 3), rt); err != nil {
 			return err
 		}
 	}
