@@ -159,12 +159,13 @@ func (c *Client) VNADeleteDM(ctx context.Context, target, vdev string) error {
 	return err
 }
 
-// ImageConsoleGet spools target's console into the caller's reader and
-// returns the output data (the simulator returns the spool id as an
-// int32; guess: real SMAPI's output for this function is not modelled).
-func (c *Client) ImageConsoleGet(ctx context.Context, target string) ([]byte, error) {
-	resp, err := c.Call(ctx, FnImageConsoleGet, target, nil)
-	return resp.Data, err
+// ImageConsoleGet closes target's console log to the caller's reader.
+// The reply carries no data (zthin's Image_Console_Get layout): the file
+// is found by listing the reader, a class T file from target whose
+// device type is CON.
+func (c *Client) ImageConsoleGet(ctx context.Context, target string) error {
+	_, err := c.Call(ctx, FnImageConsoleGet, target, nil)
+	return err
 }
 
 // Vswitch and NIC coupling functions.

@@ -160,3 +160,29 @@ func TestNameListActivation(t *testing.T) {
 		t.Errorf("deactivate again: %+v %v", a, err)
 	}
 }
+
+// TestConsoleGetSpoolsConsoleFile: Image_Console_Get answers no data and
+// leaves a class T file of device type CON from the guest in the caller's
+// reader, which is how the connector finds it.
+func TestConsoleGetSpoolsConsoleFile(t *testing.T) {
+	s, cl := startSim(t, zvmsim.Options{})
+	ctx := context.Background()
+	if err := cl.ImageCreateDM(ctx, "G1", []string{"USER G1 LBYONLY 1G 2G G"}); err != nil {
+		t.Fatal(err)
+	}
+	s.AppendConsole("G1", "hello from G1")
+	resp := s.Handle(ctx, smapi.Request{Function: smapi.FnImageConsoleGet, Target: "G1"})
+	if resp.RC != 0 || len(resp.Data) != 0 {
+		t.Fatalf("%+v", resp)
+	}
+	files, err := s.Spool().List(s.HostID())
+	if err != nil || len(files) != 1 {
+		t.Fatalf("%+v %v", files, err)
+	}
+	if f := files[0]; f.Origin != "G1" || f.Class != 'T' || f.DevType != "CON" {
+		t.Errorf("console file %+v", f)
+	}
+	if err := cl.ImageConsoleGet(ctx, "NOBODY"); !errors.Is(err, smapi.Code(200, 4)) {
+		t.Errorf("%v", err)
+	}
+}
