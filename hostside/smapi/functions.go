@@ -189,9 +189,9 @@ func (c *Client) VNAConnectVswitchDM(ctx context.Context, target, vdev, vswitch 
 }
 
 // VNAConnectVswitch couples the NIC at vdev to vswitch on the running
-// target (CP COUPLE). Same layout as VNAConnectVswitchDM.
-// guess: the layout is taken to be the _DM one (zthin's
-// vmapiVirtualNetworkAdapterConnectVswitch.c was not read).
+// target (CP COUPLE). Same layout as VNAConnectVswitchDM (zthin
+// vmapiVirtualNetworkAdapterConnectVswitch.c: device number 1-4, switch
+// name 1-8).
 func (c *Client) VNAConnectVswitch(ctx context.Context, target, vdev, vswitch string) error {
 	var p Params
 	p.String(vdev).String(vswitch)
@@ -209,8 +209,8 @@ func (c *Client) VNADisconnectDM(ctx context.Context, target, vdev string) error
 	return err
 }
 
-// VNADisconnect uncouples the NIC at vdev on the running target.
-// guess: same layout as VNADisconnectDM.
+// VNADisconnect uncouples the NIC at vdev on the running target; same
+// layout as VNADisconnectDM (zthin vmapiVirtualNetworkAdapterDisconnect.c).
 func (c *Client) VNADisconnect(ctx context.Context, target, vdev string) error {
 	var p Params
 	p.String(vdev)
