@@ -200,13 +200,18 @@ func DecodeNames(data []byte, max int) ([]string, error) {
 // name list, or "*" for every active image. A single image that is not
 // active answers 200/12.
 func (c *Client) ImageStatusQuery(ctx context.Context, target string) ([]string, error) {
-	resp, err := c.Call(ctx, FnImageStatusQuery, target, nil)
+	return c.names(ctx, FnImageStatusQuery, target, 8)
+}
+
+// names calls a function whose output is a name array.
+func (c *Client) names(ctx context.Context, function, target string, max int) ([]string, error) {
+	resp, err := c.Call(ctx, function, target, nil)
 	if err != nil {
 		return nil, err
 	}
-	names, err := DecodeNames(resp.Data, 8)
+	names, err := DecodeNames(resp.Data, max)
 	if err != nil {
-		return nil, fmt.Errorf("SMAPI %s for %s: output: %w", FnImageStatusQuery, target, err)
+		return nil, fmt.Errorf("SMAPI %s for %s: output: %w", function, target, err)
 	}
 	return names, nil
 }
@@ -417,13 +422,5 @@ func (c *Client) NameListRemove(ctx context.Context, list, name string) error {
 
 // NameListQuery returns the names in the name list target.
 func (c *Client) NameListQuery(ctx context.Context, list string) ([]string, error) {
-	resp, err := c.Call(ctx, FnNameListQuery, list, nil)
-	if err != nil {
-		return nil, err
-	}
-	names, err := DecodeNames(resp.Data, 64)
-	if err != nil {
-		return nil, fmt.Errorf("SMAPI %s for %s: output: %w", FnNameListQuery, list, err)
-	}
-	return names, nil
+	return c.names(ctx, FnNameListQuery, list, 64)
 }
