@@ -65,6 +65,9 @@ func run(bin string, runs int, dir string, sizeMiB, dataMiB int64, skip, real st
 		}
 	}
 	raw := filepath.Join(dir, "src.raw")
+	if has(skip, 'q') && has(skip, 'c') && has(skip, 'r') {
+		sizeMiB, dataMiB = 0, 0 // no qcow2 row: no random source
+	}
 	if err := makeRaw(raw, sizeMiB, dataMiB); err != nil {
 		return err
 	}
