@@ -119,6 +119,17 @@ func newZVMBackend(ctx context.Context, env daemon.BackendEnv) (api.Backend, err
 	if err != nil {
 		return nil, err
 	}
+	// SMAPI clients ask the server's functional level first (any target
+	// name does; the authenticated userid when there is one).
+	target := client.UserID
+	if target == "" {
+		target = "ZGUEST"
+	}
+	if lvl, err := client.QueryAPIFunctionalLevel(ctx, target); err != nil {
+		env.Logger.Warn("SMAPI Query_API_Functional_Level failed", "err", err)
+	} else {
+		env.Logger.Info("SMAPI server", "address", o.SMAPI.Address, "api_level", lvl, "release", smapi.LevelName(lvl))
+	}
 	// Settle what a crash left half done before the daemon listens.
 	if err := b.Recover(ctx); err != nil {
 		return nil, err

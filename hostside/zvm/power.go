@@ -3,7 +3,6 @@ package zvm
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
@@ -131,31 +130,43 @@ func storKB(s string) int64 {
 	return 0
 }
 
-// ConsoleOutput implements api.Backend: Image_Console_Get spools the
-// console into the connector's reader, which is received and purged.
-// guess: the spool id is taken from the output data; the text is the
-// records with their 0x40 padding removed.
+// ConsoleOutput implements api.Backend as the connector's
+// getVM.getConsole does: Image_Console_Get closes the guest's console to
+// the connector's reader, whose listing names the files from the guest of
+// class T and device type CON; each is received (and so purged) in
+// listing order. The text is the records with their 0x40 padding
+// removed.
 func (b *Backend) ConsoleOutput(ctx context.Context, userid string) (string, error) {
 	if _, err := b.guest(ctx, userid); err != nil {
 		return "", err
 	}
-	data, err := b.c.SMAPI.ImageConsoleGet(ctx, userid)
-	if err != nil {
+	if err := b.c.SMAPI.ImageConsoleGet(ctx, userid); err != nil {
 		return "", smapiErr("console of "+userid, err)
 	}
-	if len(data) < 4 {
-		return "", internalErr(api.ModGuest, fmt.Errorf("console of %s: Image_Console_Get returned no spool id", userid))
-	}
-	id := int(binary.BigEndian.Uint32(data))
-	raw, err := b.c.CP.Receive(ctx, id)
+	files, err := b.ownReader(ctx)
 	if err != nil {
-		return "", internalErr(api.ModGuest, fmt.Errorf("console of %s: receive spool file %04d: %w", userid, id, err))
+		return "", internalErr(api.ModGuest, fmt.Errorf("console of %s: %w", userid, err))
 	}
 	var out []byte
-	for len(raw) > 0 {
-		n := min(80, len(raw))
-		out = append(out, bytes.TrimRight(raw[:n], "\x40")...)
-		raw = raw[n:]
+	found := false
+	for _, f := range files {
+		if !strings.EqualFold(f.Origin, userid) || f.Class != "T" || f.DevType != "CON" {
+			continue
+		}
+		found = true
+		raw, err := b.c.CP.Receive(ctx, f.ID)
+		if err != nil {
+			return "", internalErr(api.ModGuest, fmt.Errorf("console of %s: receive spool file %04d: %w", userid, f.ID, err))
+		}
+		for len(raw) > 0 {
+			n := min(80, len(raw))
+			out = append(out, bytes.TrimRight(raw[:n], "\x40")...)
+			raw = raw[n:]
+		}
+		out = bytes.TrimRight(out, "\x00")
 	}
-	return string(bytes.TrimRight(out, "\x00")), nil
+	if !found {
+		return "", internalErr(api.ModGuest, fmt.Errorf("console of %s: no console spool file from %s in the connector's reader after Image_Console_Get", userid, userid))
+	}
+	return string(out), nil
 }

@@ -52,6 +52,9 @@ type Options struct {
 
 	// Host describes the z/VM system for the host queries (hostinfo.go).
 	Host HostConfig
+	// APILevel is what Query_API_Functional_Level answers in its reason
+	// code; default DefaultAPILevel.
+	APILevel int
 }
 
 // Sim is one simulated z/VM system.
@@ -67,6 +70,7 @@ type Sim struct {
 	profiles map[string]bool
 	console  map[string][]string
 	vswitch  map[string]*vswitch
+	lists    map[string][]string // SMAPI name lists
 	faults   faults
 	reqID    uint32
 	ipl      time.Time
