@@ -391,6 +391,9 @@ func (b *Backend) ImportImage(ctx context.Context, im api.ImageImport) error {
 	return unsupported("image import (DPM guests boot from FCP volumes)")
 }
 func (b *Backend) QueryImages(ctx context.Context, name string) ([]api.Image, error) {
+	if name != "" {
+		return nil, api.ImageNotExist(name) // no image is ever imported
+	}
 	return []api.Image{}, nil
 }
 func (b *Backend) DeleteImage(ctx context.Context, name string) error {

@@ -266,7 +266,7 @@ func TestImagesAndDeploy(t *testing.T) {
 	if n, err := r.b.ImageRootDiskSize(ctx, "img1"); err != nil || n != "100" {
 		t.Errorf("%q %v", n, err)
 	}
-	if _, err := r.b.QueryImages(ctx, "nope"); apiErr(t, err).RS != 20 {
+	if _, err := r.b.QueryImages(ctx, "nope"); apiErr(t, err).OverallRC != 404 || apiErr(t, err).RS != 1 {
 		t.Errorf("%v", err)
 	}
 	if _, err := r.b.CreateGuest(ctx, spec("LINUX01")); err != nil {
@@ -338,12 +338,12 @@ func TestDiskUnits(t *testing.T) {
 	for _, c := range []struct {
 		in, typ string
 		want    int32
-	}{{"10g", "3390", 14564}, {"3338:CYL", "3390", 3338}, {"1m", "9336", 2048}, {"100:BLK", "9336", 100}} {
+	}{{"10g", "3390", 14564}, {"3338:CYL", "3390", 3338}, {"1m", "9336", 2048}, {"100:BLK", "9336", 100}, {"3338", "3390", 3338}, {"467200", "9336", 467200}} {
 		if got, err := zvm.DiskUnits(c.in, c.typ); err != nil || got != c.want {
 			t.Errorf("%s %s: %d %v", c.in, c.typ, got, err)
 		}
 	}
-	for _, bad := range []string{"", "g", "10x", "-1g", "5:BLK"} {
+	for _, bad := range []string{"", "g", "10x", "-1g", "5:BLK", "0", "99999999999"} {
 		if _, err := zvm.DiskUnits(bad, "3390"); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

@@ -28,7 +28,7 @@ func (b *Backend) Deploy(ctx context.Context, userid string, d api.DeploySpec) e
 		return internalErr(api.ModImage, err)
 	}
 	if !ok {
-		return imageNotFound(d.Image)
+		return api.ImageRecordMissing(d.Image)
 	}
 	vdev := d.Vdev
 	if vdev == "" {

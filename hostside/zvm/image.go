@@ -27,7 +27,7 @@ func (b *Backend) ImportImage(ctx context.Context, im api.ImageImport) error {
 	if _, ok, err := b.store.Image(ctx, im.ImageName); err != nil {
 		return internalErr(api.ModImage, err)
 	} else if ok {
-		return imageExists(im.ImageName)
+		return api.ImageNameExists(im.ImageName)
 	}
 	u, err := url.Parse(im.URL)
 	if err != nil || u.Scheme != "file" || u.Path == "" {
@@ -107,7 +107,7 @@ func (b *Backend) QueryImages(ctx context.Context, name string) ([]api.Image, er
 			return nil, internalErr(api.ModImage, err)
 		}
 		if !ok {
-			return nil, imageNotFound(name)
+			return nil, api.ImageNotExist(name)
 		}
 		recs = []ImageRecord{r}
 	} else {
@@ -150,7 +150,7 @@ func (b *Backend) ImageRootDiskSize(ctx context.Context, name string) (string, e
 		return "", internalErr(api.ModImage, err)
 	}
 	if !ok {
-		return "", imageNotFound(name)
+		return "", api.ImageNotExist(name)
 	}
 	n, _, _ := strings.Cut(r.DiskUnits, ":")
 	return n, nil
