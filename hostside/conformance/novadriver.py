@@ -98,6 +98,7 @@ class Harness(object):
         self.CONF = CONF = nova.conf.CONF
         logging.register_options(CONF)
         CONF([], project="nova", default_config_files=[])
+        CONF.set_override("use_stderr", True)
         logging.setup(CONF, "nova")
         w = self.work
         CONF.set_override("cloud_connector_url", self.cfg["url"], group="zvm")
@@ -222,20 +223,25 @@ class Harness(object):
         self.instances[key] = inst
         return inst
 
+    def _inst(self, key):
+        if key not in self.instances:
+            raise StepFailed("no instance %r: its spawn step failed" % key)
+        return self.instances[key]
+
     def _connector(self):
         from nova.virt.zvm import utils as zvmutils
         return zvmutils.ConnectorClient(self.cfg["url"])
 
     def _expect_power(self, key, want):
         from nova.compute import power_state
-        st = self.driver.get_info(self.instances[key]).state
+        st = self.driver.get_info(self._inst(key)).state
         check(st == want, "get_info: power state %s, want %s" % (
             power_state.STATE_MAP.get(st, st), power_state.STATE_MAP.get(want, want)))
         return "state %s" % power_state.STATE_MAP[st]
 
     def _destroy(self, key):
         from nova import exception
-        inst = self.instances[key]
+        inst = self._inst(key)
         self.driver.destroy(self.ctx, inst, network_info=None, block_device_info=None, destroy_disks=True)
         check(not self.driver.instance_exists(inst), "instance_exists is still true after destroy")
         try:
@@ -306,7 +312,7 @@ class Harness(object):
         return "%d instances" % len(names)
 
     def step_spawn(self):
-        image_id = "main"
+        image_id = self.cfg["main_image"]
         from nova import exception
         try:
             self._connector().call("image_query", imagename=image_id)
@@ -326,43 +332,43 @@ class Harness(object):
             inst.name, image_id, got[0]["disk_size_units"], os.path.getsize(drive))
 
     def step_instance_exists(self):
-        check(self.driver.instance_exists(self.instances["main"]), "instance_exists is false after spawn")
+        check(self.driver.instance_exists(self._inst("main")), "instance_exists is false after spawn")
 
     def step_get_info(self):
         from nova.compute import power_state
         return self._expect_power("main", power_state.RUNNING)
 
     def step_get_console_output(self):
-        out = self.driver.get_console_output(self.ctx, self.instances["main"])
+        out = self.driver.get_console_output(self.ctx, self._inst("main"))
         check(isinstance(out, str), "console output %r is not text" % type(out))
         return "%d characters" % len(out)
 
     def step_power_off(self):
         from nova.compute import power_state
-        self.driver.power_off(self.instances["main"])
+        self.driver.power_off(self._inst("main"))
         return self._expect_power("main", power_state.SHUTDOWN)
 
     def step_power_on(self):
         from nova.compute import power_state
-        self.driver.power_on(self.ctx, self.instances["main"], network_info=None)
+        self.driver.power_on(self.ctx, self._inst("main"), network_info=None)
         return self._expect_power("main", power_state.RUNNING)
 
     def step_reboot_soft(self):
         from nova.compute import power_state
-        self.driver.reboot(self.ctx, self.instances["main"], None, "SOFT")
+        self.driver.reboot(self.ctx, self._inst("main"), None, "SOFT")
         return self._expect_power("main", power_state.RUNNING)
 
     def step_reboot_hard(self):
         from nova.compute import power_state
-        self.driver.reboot(self.ctx, self.instances["main"], None, "HARD")
+        self.driver.reboot(self.ctx, self._inst("main"), None, "HARD")
         return self._expect_power("main", power_state.RUNNING)
 
     def step_pause(self):
-        self.driver.pause(self.instances["main"])
+        self.driver.pause(self._inst("main"))
 
     def step_unpause(self):
         from nova.compute import power_state
-        self.driver.unpause(self.instances["main"])
+        self.driver.unpause(self._inst("main"))
         return self._expect_power("main", power_state.RUNNING)
 
     def step_snapshot(self):
@@ -373,7 +379,7 @@ class Harness(object):
         def update_task_state(task_state, expected_state=None):
             states.append(task_state)
 
-        self.driver.snapshot(self.ctx, self.instances["main"], snap, update_task_state)
+        self.driver.snapshot(self.ctx, self._inst("main"), snap, update_task_state)
         check(snap in self.uploads, "nothing was uploaded to glance for %s" % snap)
         up = self.uploads[snap]
         check(up["bytes"] > 0, "the uploaded snapshot is empty")
@@ -392,7 +398,7 @@ class Harness(object):
 
     def step_spawn_ephemeral(self):
         from nova.compute import power_state
-        inst = self._spawn("eph", "main", root_gb=1, ephemeral_gb=1)
+        inst = self._spawn("eph", self.cfg["main_image"], root_gb=1, ephemeral_gb=1)
         detail = self._expect_power("eph", power_state.RUNNING)
         return "%s with a 1 GiB root disk and a 1 GiB ephemeral disk: %s" % (inst.name, detail)
 
@@ -401,7 +407,7 @@ class Harness(object):
 
     def step_spawn_gzip0(self):
         from nova.compute import power_state
-        inst = self._spawn("gzip0", "gzip0")
+        inst = self._spawn("gzip0", self.cfg["gzip0_image"])
         return "%s from an uncompressed (GZIP: 0) xCAT image: %s" % (inst.name, self._expect_power("gzip0", power_state.RUNNING))
 
     def step_destroy_gzip0(self):
