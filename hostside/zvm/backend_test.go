@@ -137,6 +137,21 @@ func TestPowerAndDelete(t *testing.T) {
 	if st, _ := r.b.PowerState(ctx, "LINUX01"); st != "on" {
 		t.Errorf("after start: %s", st)
 	}
+	// pause and unpause are Image_Pause; a paused guest stays logged on.
+	for _, a := range []struct {
+		name   string
+		paused bool
+	}{{"pause", true}, {"unpause", false}} {
+		if err := r.b.Action(ctx, "LINUX01", api.PowerAction{Name: a.name}); err != nil {
+			t.Fatalf("%s: %v", a.name, err)
+		}
+		if r.sim.Paused("LINUX01") != a.paused {
+			t.Errorf("after %s: paused %v", a.name, !a.paused)
+		}
+		if st, _ := r.b.PowerState(ctx, "LINUX01"); st != "on" {
+			t.Errorf("after %s: %s", a.name, st)
+		}
+	}
 	info, err := r.b.GuestInfo(ctx, "LINUX01")
 	if err != nil || info.NumCPU != 2 || info.MemKB != 2<<20 || info.PowerState != "on" {
 		t.Errorf("%+v %v", info, err)

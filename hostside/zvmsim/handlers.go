@@ -59,6 +59,8 @@ func (s *Sim) Handle(_ context.Context, req smapi.Request) smapi.Response {
 		return s.disconnectDM(target, req.Params)
 	case smapi.FnVNADisconnect:
 		return s.disconnect(target, req.Params)
+	case smapi.FnImagePause:
+		return s.pause(target, req.Params)
 	}
 	return reply(smapi.RCUnknownFunc, 0)
 }
