@@ -63,8 +63,9 @@ type image struct {
 }
 
 type result struct {
-	Step   string `json:"step"`
-	OK     bool   `json:"ok"`
+	Step    string  `json:"step"`
+	Seconds float64 `json:"seconds"`
+	OK      bool    `json:"ok"`
 	Detail string `json:"detail"`
 	Error  string `json:"error"`
 }
@@ -81,10 +82,30 @@ func requireNova(t *testing.T) {
 	}
 }
 
-// buildDaemon builds zguest-hostd as it ships.
+// binDir holds the daemon built once for all the package's tests.
+var (
+	binDir   string
+	builtBin string
+)
+
+func TestMain(m *testing.M) {
+	var err error
+	if binDir, err = os.MkdirTemp("", "zguest-conformance-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(binDir)
+	os.Exit(code)
+}
+
+// buildDaemon builds zguest-hostd as it ships, once per test binary.
 func buildDaemon(t *testing.T) string {
 	t.Helper()
-	return testutil.GoBuild(t, filepath.Join(t.TempDir(), "zguest-hostd"), "github.com/zguest/zguest/cmd/zguest-hostd", "", "CGO_ENABLED=0")
+	if builtBin == "" {
+		builtBin = testutil.GoBuild(t, filepath.Join(binDir, "zguest-hostd"), "github.com/zguest/zguest/cmd/zguest-hostd", "", "CGO_ENABLED=0")
+	}
+	return builtBin
 }
 
 // useSSH makes the daemon (started after this, it inherits the
@@ -161,7 +182,7 @@ func runDriver(t *testing.T, url string, images map[string]image, steps []step) 
 			case !r.OK:
 				t.Errorf("%s\nnova's log for the step:\n%s", r.Error, stepLog(string(novaLog), n))
 			default:
-				t.Logf("ok: %s", r.Detail)
+				t.Logf("ok in %.3fs: %s", r.Seconds, r.Detail)
 			}
 		})
 	}

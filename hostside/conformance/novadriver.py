@@ -23,7 +23,8 @@ CONFIG: {"url": the daemon's URL, "workdir": a scratch directory,
 "steps": [step names, run in this order]}.
 
 Output: one JSON object per line on stdout for each step:
-{"step": name, "ok": true|false, "detail": text, "error": text}.
+{"step": name, "seconds": its duration, "ok": true|false, "detail": text,
+"error": text}.
 nova's own log goes to stderr. Exit status 0 when every step ran (even
 if some failed), 2 on bad usage.
 """
@@ -34,13 +35,14 @@ import os
 import re
 import shutil
 import sys
+import time
 import traceback
 import uuid
 
 
-def emit(step, ok, detail="", error=""):
-    sys.stdout.write(json.dumps({"step": step, "ok": ok, "detail": detail,
-                                 "error": error}) + "\n")
+def emit(step, ok, seconds, detail="", error=""):
+    sys.stdout.write(json.dumps({"step": step, "seconds": round(seconds, 3), "ok": ok,
+                                 "detail": detail, "error": error}) + "\n")
     sys.stdout.flush()
 
 
@@ -63,15 +65,16 @@ def main():
     for step in cfg["steps"]:
         fn = getattr(h, "step_" + step, None)
         if fn is None:
-            emit(step, False, error="the harness has no step %r" % step)
+            emit(step, False, 0, error="the harness has no step %r" % step)
             continue
+        start = time.monotonic()
         try:
             detail = fn()
-            emit(step, True, detail=str(detail or ""))
+            emit(step, True, time.monotonic() - start, detail=str(detail or ""))
         except Exception as e:  # a step's failure is its own line
             err = "%s: %s" % (type(e).__name__, e)
             sys.stderr.write("step %s failed:\n%s\n" % (step, traceback.format_exc()))
-            emit(step, False, error=err)
+            emit(step, False, time.monotonic() - start, error=err)
     return 0
 
 
