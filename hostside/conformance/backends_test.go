@@ -124,6 +124,15 @@ func TestNovaDriverDPM(t *testing.T) {
 	for _, n := range allSteps {
 		s := step{name: n}
 		switch n {
+		case "get_available_resource":
+			s.fails = "the DPM backend reports no local disk (disk_total 0): partitions boot from storage-group volumes"
+			s.failsWith = "local_gb = 0"
+		case "update_provider_tree":
+			s.fails = "DISK_GB total 0 from disk_total 0 (see get_available_resource); placement would refuse the inventory"
+			s.failsWith = "DISK_GB total = 0"
+		case "get_host_uptime":
+			s.fails = "the DPM backend reports no ipl_time: the HMC's CPC object has no IPL time in z/VM's form"
+			s.failsWith = "ipl_time ''"
 		case "spawn":
 			s.fails = "a DPM partition boots from an FCP volume; image_import is not implemented on DPM until issue 14"
 			s.failsWith = "'overallRC': 501"
