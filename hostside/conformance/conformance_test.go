@@ -66,8 +66,8 @@ type result struct {
 	Step    string  `json:"step"`
 	Seconds float64 `json:"seconds"`
 	OK      bool    `json:"ok"`
-	Detail string `json:"detail"`
-	Error  string `json:"error"`
+	Detail  string  `json:"detail"`
+	Error   string  `json:"error"`
 }
 
 // requireNova skips unless nova's driver and its tools are installed
