@@ -57,3 +57,14 @@ func TestImagePause(t *testing.T) {
 		}
 	}
 }
+
+// FuzzImagePause feeds Image_Pause arbitrary parameter bytes: the
+// simulator answers with a code, never panics.
+func FuzzImagePause(f *testing.F) {
+	f.Add([]byte("PAUSE=YES"))
+	f.Add([]byte("PAUSE=NO\x00"))
+	s, _ := zvmsim.New(zvmsim.Options{DiskDir: f.TempDir()})
+	f.Fuzz(func(t *testing.T, params []byte) {
+		s.Handle(context.Background(), smapi.Request{Function: smapi.FnImagePause, Target: "F", Params: params})
+	})
+}
