@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zguest/zguest/hostside/api/apitest"
 	"github.com/zguest/zguest/hostside/hmcsim"
 	"github.com/zguest/zguest/internal/imagefixture"
 	"github.com/zguest/zguest/internal/libvirttest"
@@ -67,8 +68,9 @@ func TestNovaDriverKVM(t *testing.T) {
 // HMC simulator. A DPM partition boots from an FCP volume, not from an
 // image the connector imports, so nova's z/VM driver cannot spawn one
 // until the image path exists (issue 14): spawn is expected to fail at
-// image_import with the original's "not implemented" answer, and the
-// steps that act on the spawned instance have no instance to act on.
+// image_import with the original's "not implemented" answer. The steps
+// that act on an instance run on a partition made outside nova and
+// adopted by the harness.
 func TestNovaDriverDPM(t *testing.T) {
 	requireNova(t)
 	ssh := sshdtest.Start(t)
@@ -122,7 +124,27 @@ func TestNovaDriverDPM(t *testing.T) {
 	if err := os.WriteFile(raw, make([]byte, 1<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	noInstance := "nova's spawn cannot create a DPM partition until issue 14, so there is no instance to act on"
+	// A partition made the way it can be today (create, deploy from an FCP
+	// storage-group volume, start), whose userid is the name nova gives
+	// instance id 0xff (abc%05x): the "adopt" step hands it to the driver
+	// so that the instance steps run on DPM too.
+	ctx2 := context.Background()
+	adopted := "ABC000FF"
+	for _, c := range []struct {
+		what string
+		call func() (*apitest.Reply, error)
+	}{
+		{"create", func() (*apitest.Reply, error) { return d.Client.GuestCreate(ctx2, adopted, 1, 1024, nil) }},
+		{"deploy", func() (*apitest.Reply, error) {
+			return d.Client.GuestDeploy(ctx2, adopted, "storage-volume:/api/storage-groups/56000001-0000-4000-8000-000000000001/storage-volumes/5f000001-0000-4000-8000-000000000001", "", "")
+		}},
+		{"start", func() (*apitest.Reply, error) { return d.Client.GuestAction(ctx2, adopted, "start", nil) }},
+	} {
+		if r, err := c.call(); err != nil || r.OverallRC != 0 {
+			t.Fatalf("%s %s outside nova: %v %s", c.what, adopted, err, r.Raw)
+		}
+	}
+	notImpl := "'overallRC': 501"
 	steps := []step{}
 	for _, n := range allSteps {
 		s := step{name: n}
@@ -144,11 +166,19 @@ func TestNovaDriverDPM(t *testing.T) {
 			s.failsWith = "'overallRC': 501"
 		case "spawn_gzip0", "destroy_gzip0":
 			s.na = "an xCAT disk image is z/VM's minidisk format"
-		case "instance_exists", "get_info", "get_console_output", "power_off", "power_on",
-			"reboot_soft", "reboot_hard", "pause", "unpause", "snapshot", "destroy", "destroy_ephemeral":
-			s.na = noInstance
+		case "get_console_output":
+			s.fails, s.failsWith = "the HMC has no console log of a partition to return", notImpl
+		case "pause", "unpause":
+			s.fails, s.failsWith = "a DPM partition cannot be paused: the original's not-implemented answer", "guest_"+n+" has not been implemented"
+		case "snapshot":
+			s.fails, s.failsWith = "nova-dpm had no snapshot; capture of a partition is not supported", notImpl
+		case "destroy_ephemeral":
+			s.na = "spawn_ephemeral made no instance (see spawn_ephemeral)"
 		}
 		steps = append(steps, s)
+		if n == "spawn" {
+			steps = append(steps, step{name: "adopt"})
+		}
 	}
-	runDriver(t, d.Client.Base, map[string]image{mainImage: {Path: raw, OSDistro: "ubuntu22.04"}}, steps)
+	runDriver(t, d.Client.Base, map[string]image{mainImage: {Path: raw, OSDistro: "ubuntu22.04"}}, steps, "adopt_id", 0xff)
 }

@@ -119,7 +119,7 @@ func useSSH(t *testing.T, s *sshdtest.Server) {
 
 // runDriver runs the harness with the steps that apply and reports each
 // as a subtest.
-func runDriver(t *testing.T, url string, images map[string]image, steps []step) {
+func runDriver(t *testing.T, url string, images map[string]image, steps []step, extra ...any) {
 	t.Helper()
 	work := t.TempDir()
 	var names []string
@@ -132,8 +132,12 @@ func runDriver(t *testing.T, url string, images map[string]image, steps []step) 
 		names = append(names, s.name)
 		want[s.name] = s
 	}
-	cfg, _ := json.Marshal(map[string]any{"url": url, "workdir": work, "my_ip": "127.0.0.1", "images": images,
-		"main_image": mainImage, "gzip0_image": gzip0Image, "steps": names})
+	c := map[string]any{"url": url, "workdir": work, "my_ip": "127.0.0.1", "images": images,
+		"main_image": mainImage, "gzip0_image": gzip0Image, "steps": names}
+	for i := 0; i+1 < len(extra); i += 2 {
+		c[extra[i].(string)] = extra[i+1]
+	}
+	cfg, _ := json.Marshal(c)
 	cfgPath := filepath.Join(work, "harness.json")
 	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
 		t.Fatal(err)
