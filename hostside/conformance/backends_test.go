@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -47,6 +48,22 @@ func TestNovaDriverKVM(t *testing.T) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Log(d.LogTail())
+		}
+	})
+	// Whatever a failed step left, no qemu may outlive the test (cleanups
+	// run before the daemon stops and before libvirtd stops).
+	t.Cleanup(func() {
+		r, err := d.Client.GuestList(context.Background())
+		if err != nil {
+			return
+		}
+		var ids []string
+		if json.Unmarshal(r.Output, &ids) != nil {
+			return
+		}
+		for _, id := range ids {
+			t.Logf("cleanup: deleting guest %s", id)
+			d.Client.GuestDelete(context.Background(), id)
 		}
 	})
 	steps := []step{}
