@@ -217,7 +217,7 @@ func TestNovaSpawnSequence(t *testing.T) {
 	r, err = cl.GuestDelete(ctx, "inst0001")
 	ok(t, "delete", r, err)
 	r, err = cl.GuestGetPowerState(ctx, "inst0001")
-	want(t, "power state of deleted", r, err, 404, 8, api.ModSMT, 400, 4)
+	want(t, "power state of deleted", r, err, 404, 404, api.ModGuest, 404, 1) // nova: InstanceNotFound
 	r, err = cl.GuestList(ctx)
 	ok(t, "list empty", r, err)
 	if string(r.Output) != `[]` {

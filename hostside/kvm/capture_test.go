@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -80,7 +79,7 @@ func TestCaptureRefusalsKVM(t *testing.T) {
 	if err := e.b.Capture(ctx, "CAP2", api.CaptureSpec{Image: "x", CaptureType: "alldisks", CompressLevel: 6}); api.AsError(err).OverallRC != 501 {
 		t.Errorf("alldisks: %v", err)
 	}
-	if err := e.b.Capture(ctx, "CAP2", api.CaptureSpec{Image: "img", CaptureType: "rootonly", CompressLevel: 6}); err == nil || !strings.Contains(api.AsError(err).Msg, "already exists") {
+	if err := e.b.Capture(ctx, "CAP2", api.CaptureSpec{Image: "img", CaptureType: "rootonly", CompressLevel: 6}); api.AsError(err) == nil || api.AsError(err).RS != 13 {
 		t.Errorf("existing image: %v", err)
 	}
 	if err := e.b.Capture(ctx, "NOPE", api.CaptureSpec{Image: "x", CaptureType: "rootonly", CompressLevel: 6}); api.AsError(err).OverallRC != 404 {

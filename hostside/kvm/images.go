@@ -49,7 +49,7 @@ func (b *Backend) image(name string) (*imageRecord, error) {
 	}
 	raw, err := os.ReadFile(filepath.Join(b.imageDir(name), "image.json"))
 	if os.IsNotExist(err) {
-		return nil, imageNotFound(name)
+		return nil, api.ImageNotExist(name)
 	}
 	if err != nil {
 		return nil, internalErr(api.ModImage, "image "+name, err)
@@ -193,7 +193,7 @@ func (b *Backend) DeleteImage(ctx context.Context, name string) error {
 	b.imgMu.Lock()
 	defer b.imgMu.Unlock()
 	im, err := b.image(name)
-	if err != nil && api.AsError(err).RS == 20 {
+	if err != nil && api.AsError(err).OverallRC == 404 {
 		return nil
 	}
 	if err != nil {

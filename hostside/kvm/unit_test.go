@@ -679,7 +679,7 @@ func TestImages(t *testing.T) {
 		t.Errorf("root disk size %q %v", n, err)
 	}
 	p := filepath.Join(e.dir, "img.raw")
-	wantErr(t, e.b.ImportImage(ctx, api.ImageImport{ImageName: "img", URL: "file://" + p}), 300, 13, "already exists")
+	wantErr(t, e.b.ImportImage(ctx, api.ImageImport{ImageName: "img", URL: "file://" + p}), 300, 13, "already exist in image database")
 	wantErr(t, e.b.ImportImage(ctx, api.ImageImport{ImageName: "x", URL: "http://h/x"}), 300, 4, "file://")
 	wantErr(t, e.b.ImportImage(ctx, api.ImageImport{ImageName: "x", URL: "file:///nonexistent"}), 300, 4, "no such file")
 	wantErr(t, e.b.ImportImage(ctx, api.ImageImport{ImageName: "../x", URL: "file://" + p}), 100, 1, "image name")
@@ -691,7 +691,7 @@ func TestImages(t *testing.T) {
 		t.Errorf("failed imports left images: %+v", ims)
 	}
 	_, err = e.b.QueryImages(ctx, "nope")
-	wantErr(t, err, 300, 20, "does not exist")
+	wantErr(t, err, 404, 1, "Image with name: nope does not exist.")
 	// An image under an overlay cannot go.
 	e.guest("I1")
 	wantErr(t, e.b.DeleteImage(ctx, "img"), 409, 5, "I1")

@@ -51,7 +51,7 @@ func (b *Backend) Capture(ctx context.Context, userid string, c api.CaptureSpec)
 	if _, ok, err := b.store.Image(ctx, c.Image); err != nil {
 		return internalErr(api.ModImage, err)
 	} else if ok {
-		return imageExists(c.Image)
+		return api.ImageNameExists(c.Image)
 	}
 	if g.OSVersion == "" {
 		return guestOpErr(5, userid, fmt.Errorf("no image was deployed to %s, so its os_version is unknown; deploy an image before capturing", userid))
@@ -209,7 +209,7 @@ func (b *Backend) ExportImage(ctx context.Context, name string, e api.ExportSpec
 		return nil, internalErr(api.ModImage, err)
 	}
 	if !ok {
-		return nil, imageNotFound(name)
+		return nil, api.ImageNotExist(name)
 	}
 	dest, err := exportPath(e.DestURL)
 	if err != nil {

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/zguest/zguest/hostside/api"
@@ -28,7 +26,7 @@ func (b *Backend) Deploy(ctx context.Context, userid string, d api.DeploySpec) e
 		return internalErr(api.ModImage, err)
 	}
 	if !ok {
-		return imageNotFound(d.Image)
+		return api.ImageRecordMissing(d.Image)
 	}
 	vdev := d.Vdev
 	if vdev == "" {
@@ -111,10 +109,8 @@ func (b *Backend) punchTransport(ctx context.Context, r *run, userid string, d a
 	base := filepath.Base(d.TransportFiles)
 	dst := filepath.Join(tmp, base)
 	if d.RemoteHost != "" {
-		cmd := exec.CommandContext(ctx, b.c.SCP, "-B", "-P", strconv.Itoa(b.c.SSHPort), "-o", "StrictHostKeyChecking=no",
-			d.RemoteHost+":"+d.TransportFiles, dst)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("copy %s from %s with scp: %w: %s", d.TransportFiles, d.RemoteHost, err, strings.TrimSpace(string(out)))
+		if err := b.scpFrom(ctx, d.RemoteHost, d.TransportFiles, dst); err != nil {
+			return err
 		}
 	} else if err := copyFile(d.TransportFiles, dst); err != nil {
 		return fmt.Errorf("copy transport file: %w", err)

@@ -18,6 +18,13 @@
 // leaves at most a staging directory and a stopped guest, never a record
 // without its file.
 //
+// Files nova names on its own host (the config drive of deploy's
+// transportfiles, image_import's file:// URL) are copied with scp from
+// the remotehost / remote_host it sends (user@host; -B, the configured
+// remotehost_sshd_port), as the original does; without one they are read
+// locally. pause and unpause are SMAPI Image_Pause; a paused guest stays
+// logged on ("on").
+//
 // State (guests, their os_version and NICs, images) and a journal of
 // operations in progress are kept behind the Store interface: BoltStore
 // (over hostside/store, the daemon's crash-safe file) or MemStore (in

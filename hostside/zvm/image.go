@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/zguest/zguest/hostside/api"
+	"github.com/zguest/zguest/hostside/remotehost"
 )
 
 // ImportImage implements api.Backend: copy a file:// image into
@@ -27,7 +28,7 @@ func (b *Backend) ImportImage(ctx context.Context, im api.ImageImport) error {
 	if _, ok, err := b.store.Image(ctx, im.ImageName); err != nil {
 		return internalErr(api.ModImage, err)
 	} else if ok {
-		return imageExists(im.ImageName)
+		return api.ImageNameExists(im.ImageName)
 	}
 	u, err := url.Parse(im.URL)
 	if err != nil || u.Scheme != "file" || u.Path == "" {
@@ -38,10 +39,25 @@ func (b *Backend) ImportImage(ctx context.Context, im api.ImageImport) error {
 		return internalErr(api.ModImage, fmt.Errorf("image repository: %w", err))
 	}
 	dst := filepath.Join(dir, "0100")
-	sum, size, err := copyHash(u.Path, dst)
-	if err != nil {
+	var sum string
+	var size int64
+	if im.RemoteHost != "" {
+		// As the original's FilesystemBackend.image_import: scp from
+		// remote_host (nova sends <user>@<my_ip>, its own host).
+		if err := remotehost.CheckPath(im.RemoteHost, u.Path); err != nil {
+			os.RemoveAll(dir)
+			return &api.Error{OverallRC: 300, ModID: api.ModImage, RC: 300, RS: 11, Msg: fmt.Sprintf("The specified remote_host %s format invalid: %v", im.RemoteHost, err), Err: err}
+		}
+		if err = b.scpFrom(ctx, im.RemoteHost, u.Path, dst); err == nil {
+			sum, size, err = hashFile(dst)
+		}
+		if err != nil {
+			os.RemoveAll(dir)
+			return &api.Error{OverallRC: 300, ModID: api.ModImage, RC: 300, RS: 10, Msg: fmt.Sprintf("Image import error: Copying image file from remote filesystem failed with error %v", err), Err: err}
+		}
+	} else if sum, size, err = copyHash(u.Path, dst); err != nil {
 		os.RemoveAll(dir)
-		return &api.Error{OverallRC: 300, ModID: api.ModImage, RC: 300, RS: 4, Msg: fmt.Sprintf("image %s: copy %s: %v", im.ImageName, u.Path, err), Err: err}
+		return &api.Error{OverallRC: 300, ModID: api.ModImage, RC: 300, RS: 12, Msg: fmt.Sprintf("Import image from local file system failed with error %v", err), Err: err}
 	}
 	rec := ImageRecord{Name: im.ImageName, OSVersion: osv, MD5: sum, SizeBytes: size, Path: dst, LastAccess: float64(time.Now().Unix())}
 	if err := describe(&rec); err != nil {
@@ -107,7 +123,7 @@ func (b *Backend) QueryImages(ctx context.Context, name string) ([]api.Image, er
 			return nil, internalErr(api.ModImage, err)
 		}
 		if !ok {
-			return nil, imageNotFound(name)
+			return nil, api.ImageNotExist(name)
 		}
 		recs = []ImageRecord{r}
 	} else {
@@ -150,7 +166,7 @@ func (b *Backend) ImageRootDiskSize(ctx context.Context, name string) (string, e
 		return "", internalErr(api.ModImage, err)
 	}
 	if !ok {
-		return "", imageNotFound(name)
+		return "", api.ImageNotExist(name)
 	}
 	n, _, _ := strings.Cut(r.DiskUnits, ":")
 	return n, nil

@@ -42,7 +42,7 @@ func (b *Backend) powerState(ctx context.Context, userid string) (string, error)
 // Action implements api.Backend. start is Image_Activate (an active
 // guest is fine), stop Image_Deactivate IMMED (an inactive one is fine),
 // softstop Image_Deactivate WITHIN timeout, reboot and reset deactivate
-// and activate. pause and unpause (Image_Pause) are not implemented.
+// and activate. pause and unpause are Image_Pause PAUSE=YES/NO.
 // guess: softstop and reboot run a shutdown over IUCV in the original;
 // without IUCV the guest gets CP's signal through the force time.
 func (b *Backend) Action(ctx context.Context, userid string, a api.PowerAction) error {
@@ -78,7 +78,7 @@ func (b *Backend) Action(ctx context.Context, userid string, a api.PowerAction) 
 		}
 		return start()
 	case "pause", "unpause":
-		return &api.Error{OverallRC: 501, ModID: api.ModGuest, RC: 501, RS: 0, Msg: fmt.Sprintf("%s of %s: Image_Pause is not implemented by this backend", a.Name, userid)}
+		return b.pause(ctx, userid, a.Name == "pause")
 	}
 	return inputErr("unknown power action %q", a.Name)
 }
@@ -169,4 +169,22 @@ func (b *Backend) ConsoleOutput(ctx context.Context, userid string) (string, err
 		return "", internalErr(api.ModGuest, fmt.Errorf("console of %s: no console spool file from %s in the connector's reader after Image_Console_Get", userid, userid))
 	}
 	return string(out), nil
+}
+
+// pause runs Image_Pause, as the original's smtLayer powerVM.pause and
+// unpause do. A guest that is not logged on answers rc 0 rs 12 ("Image
+// not active"), which smcli, and so the original, reports as success;
+// it is logged here (rs 12: smapi.RSImageNotActive).
+func (b *Backend) pause(ctx context.Context, userid string, pause bool) error {
+	what := map[bool]string{true: "pause", false: "unpause"}[pause]
+	active, err := b.c.SMAPI.ImagePause(ctx, userid, pause)
+	if err != nil {
+		return smapiErr(what+" "+userid, err)
+	}
+	if !active {
+		b.log.Info(what+": the guest is not logged on; nothing to do", "userid", userid)
+		return nil
+	}
+	b.log.Info("power action", "userid", userid, "action", what)
+	return nil
 }

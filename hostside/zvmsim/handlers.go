@@ -62,6 +62,8 @@ func (s *Sim) Handle(_ context.Context, req smapi.Request) smapi.Response {
 		return s.disconnectDM(target, req.Params)
 	case smapi.FnVNADisconnect:
 		return s.disconnect(target, req.Params)
+	case smapi.FnImagePause:
+		return s.pause(target, req.Params)
 	}
 	if h, ok := queryHandlers[req.Function]; ok {
 		return h(s, target, req.Params)

@@ -74,6 +74,7 @@ type Sim struct {
 	faults   faults
 	reqID    uint32
 	ipl      time.Time
+	paused   map[string]bool // Image_Pause'd and still logged on (pause.go)
 }
 
 type pool struct {
