@@ -39,7 +39,8 @@ func TestNovaDriverKVM(t *testing.T) {
 		DomainPrefix string  `json:"domain_prefix"`
 		Network      netOpts `json:"network"`
 		StopTimeout  string  `json:"stop_timeout"`
-	}{sock, filepath.Join(dir, "storage"), "zguest-conf-", netOpts{"user"}, "5s"}
+		SSHPort      int     `json:"remotehost_sshd_port"`
+	}{sock, filepath.Join(dir, "storage"), "zguest-conf-", netOpts{"user"}, "5s", ssh.Port}
 	d, err := hostdproc.Start(context.Background(), hostdproc.Options{Binary: bin, Dir: dir, Backend: "kvm", BackendOptions: opts})
 	if err != nil {
 		t.Fatal(err)

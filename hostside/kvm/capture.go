@@ -194,3 +194,14 @@ func (b *Backend) scpPut(ctx context.Context, src, remote, dst string) error {
 	_, err = b.cfg.Run(ctx, argv...)
 	return err
 }
+
+// scpGet copies remote:path to the local file dst with scp, as the
+// connector's image_import.
+func (b *Backend) scpGet(ctx context.Context, remote, path, dst string) error {
+	argv, err := remotehost.GetArgv(b.cfg.SCP, b.cfg.SSHPort, remote, path, dst)
+	if err != nil {
+		return err
+	}
+	_, err = b.cfg.Run(ctx, argv...)
+	return err
+}

@@ -3,9 +3,11 @@ package kvm_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,5 +105,39 @@ func TestCaptureRefusalsKVM(t *testing.T) {
 	}
 	if got := e.r.last(); got != "/usr/bin/scp -B -P 22 -o StrictHostKeyChecking=no -- "+filepath.Join(e.cfg.StorageDir, "images", "img", "disk.raw")+" nova@192.0.2.7:/var/tmp/img" {
 		t.Errorf("scp argv: %s", got)
+	}
+}
+
+// TestImportFromRemoteHost: with remote_host the image is copied with
+// scp from nova's host (the connector's image_import), never read
+// locally; a malformed remote_host is refused before anything runs.
+func TestImportFromRemoteHost(t *testing.T) {
+	e := newEnv(t, func(c *kvm.Config) { c.SSHPort = 2222 })
+	ctx := context.Background()
+	p := filepath.Join(e.dir, "remote.raw")
+	os.WriteFile(p, make([]byte, 1<<20), 0o644)
+	if err := e.b.ImportImage(ctx, api.ImageImport{ImageName: "rimg", URL: "file://" + p, RemoteHost: "nova@192.0.2.7"}); err != nil {
+		t.Fatal(err)
+	}
+	got := e.r.last()
+	want := "/usr/bin/scp -B -P 2222 -o StrictHostKeyChecking=no -- nova@192.0.2.7:" + p + " "
+	if !strings.HasPrefix(got, want) {
+		t.Errorf("scp argv %q, want prefix %q", got, want)
+	}
+	if out, err := e.b.ImageRootDiskSize(ctx, "rimg"); err != nil || out == "" {
+		t.Errorf("root disk size of the copied image: %q %v", out, err)
+	}
+	n := len(e.r.argv)
+	err := e.b.ImportImage(ctx, api.ImageImport{ImageName: "bad", URL: "file://" + p, RemoteHost: "-oProxyCommand=x"})
+	if a := api.AsError(err); a == nil || a.RS != 11 || len(e.r.argv) != n {
+		t.Errorf("option-like remote_host: %v, %d commands run", err, len(e.r.argv)-n)
+	}
+	e.r.fail = errors.New("ssh: connect to host 192.0.2.7 port 2222: Connection refused")
+	err = e.b.ImportImage(ctx, api.ImageImport{ImageName: "down", URL: "file://" + p, RemoteHost: "nova@192.0.2.7"})
+	if a := api.AsError(err); a == nil || a.RS != 10 {
+		t.Errorf("unreachable remote_host: %v", err)
+	}
+	if _, err := e.b.ImageRootDiskSize(ctx, "down"); err == nil {
+		t.Error("a failed import left an image")
 	}
 }
