@@ -69,7 +69,7 @@ func ok(t *testing.T, what string, r *api_Reply, err error) {
 	want(t, what, r, err, 200, 0, -1, 0, 0)
 }
 
-// TestNovaSpawnSequence runs zvm.md 3.4 and then every other route.
+// TestNovaSpawnSequence runs docs/facts/zvm-connector.md 3.4 and then every other route.
 func TestNovaSpawnSequence(t *testing.T) {
 	e := newEnv(t, api.Options{Version: "1.2.3"})
 	ctx := context.Background()

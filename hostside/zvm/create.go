@@ -18,7 +18,7 @@ import (
 const CylinderBytes = 737280
 
 // DirectoryRecords builds the directory entry of g as the connector's
-// makevm does (zvm.md §2.2), in order.
+// makevm does (docs/facts/zvm-connector.md §2.2), in order.
 func (b *Backend) DirectoryRecords(g api.GuestSpec) ([]string, error) {
 	if g.VCPUs < 1 || g.Memory < 1 {
 		return nil, inputErr("guest %s: vcpus and memory must be positive", g.UserID)

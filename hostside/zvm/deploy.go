@@ -12,7 +12,7 @@ import (
 	"github.com/zguest/zguest/hostside/api"
 )
 
-// Deploy implements api.Backend (zvm.md §2.4): copy the image onto the
+// Deploy implements api.Backend (docs/facts/zvm-connector.md §2.4): copy the image onto the
 // root minidisk (unless skipdiskcopy), punch the transport file
 // (cfgdrive.iso) class X, punch the NIC list when the guest has NICs, and
 // record os_version.

@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// punchFile sends data to userid's reader as the connector does (zvm.md
+// punchFile sends data to userid's reader as the connector does (docs/facts/zvm-connector.md
 // §2.5): punch to its own reader, CHANGE RDR id CLASS X, TRANSFER * RDR
 // id TO userid RDR; PURGE RDR id when either fails. Each step is
 // journaled in r, or in an operation of its own ("punch") when r is

@@ -1,5 +1,5 @@
 // Package apitest holds a stateful fake api.Backend and a REST client of
-// the cloud connector API written from the reference's tables (zvm.md
+// the cloud connector API written from the reference's tables (docs/facts/zvm-connector.md
 // section 3), not from package api's types, for black-box tests.
 package apitest
 
