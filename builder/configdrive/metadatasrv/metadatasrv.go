@@ -356,4 +356,3 @@ func ec2Print(v any) []byte {
 		return fmt.Append(nil, v)
 	}
 }
-
