@@ -55,6 +55,7 @@ var ErrInvalid = errors.New("not a config drive tree")
 type Request struct {
 	Method, Path string
 	Status       int
+	Remote       string // the client's address, host:port
 }
 
 // Server is an http.Handler serving one instance's metadata.
@@ -178,7 +179,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusOK
 	defer func() {
 		s.mu.Lock()
-		s.seen = append(s.seen, Request{r.Method, r.URL.Path, status})
+		s.seen = append(s.seen, Request{r.Method, r.URL.Path, status, r.RemoteAddr})
 		s.mu.Unlock()
 		// The path and status only: user data and keys are never logged.
 		s.log.Info("metadata request", "method", r.Method, "path", r.URL.Path, "status", status, "remote", r.RemoteAddr)

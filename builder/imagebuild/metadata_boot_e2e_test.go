@@ -1,0 +1,336 @@
+package imagebuild_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/zguest/zguest/builder/configdrive"
+	"github.com/zguest/zguest/builder/configdrive/metadatasrv"
+	"github.com/zguest/zguest/internal/imagefixture"
+	"github.com/zguest/zguest/internal/testutil"
+)
+
+// The guest's network in TestBootDPMMetadataService, laid out as
+// Neutron's DHCP agent lays out an isolated network with metadata: the
+// DHCP port holds the subnet's DHCP address and 169.254.169.254/32,
+// dnsmasq hands out fixed addresses by MAC and pushes a host route to
+// 169.254.169.254 through the DHCP port (option 121), and the router
+// (here absent) is the default gateway. Traffic to the metadata address
+// therefore only arrives if the guest used the host route it got over
+// DHCP.
+const (
+	mdTap     = "zgmd0"
+	mdDHCP    = "10.0.2.2"
+	mdRouter  = "10.0.2.1"
+	mdGuestIP = "10.0.2.15"
+	mdAddr    = "169.254.169.254"
+	mdMAC     = "0a:00:00:00:00:11"
+	mdKey     = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHq0m3Jd6bM2xk5o0tC1y7QZc4e9VnUu3a8p2fL6wYgR md-e2e@zguest"
+)
+
+// TestBootDPMMetadataService boots an image made by `zguest-image build`
+// for target dpm under qemu-system-s390x with no config drive at all, as
+// a DPM partition has neither reader nor cdrom. Its one NIC has the
+// device number and MAC of a DPM-style token on the kernel command line
+// (under QEMU it is virtio-net-ccw, which the agent reports as not qeth).
+// The instance data comes from nova's metadata service at
+// 169.254.169.254, reached with cloud-init's own DHCP on that NIC.
+//
+// Why a private network namespace with a tap device and not QEMU's user
+// networking: slirp refuses a guestfwd rule for an address outside its
+// own network ("Conflicting/invalid host:port in guest forwarding rule"
+// for tcp:169.254.169.254:80, QEMU 7.2), and moving the whole slirp
+// network into 169.254.0.0/16 would give the guest a link-local lease no
+// cloud hands out. In the namespace, dnsmasq (what Neutron's DHCP agent
+// runs) answers DHCP and our metadata server (builder/configdrive/
+// metadatasrv) listens on 169.254.169.254:80, serving the tree our config
+// drive writer makes.
+//
+// Why target dpm: its images add rd.zfcp=ipldev support to the initramfs,
+// which under QEMU finds the IPL device is CCW, not FCP, and steps aside,
+// so the image under test is the one a DPM partition gets.
+func TestBootDPMMetadataService(t *testing.T) {
+	testutil.RequireRoot(t, "a private network namespace with a tap device for the guest")
+	testutil.RequireTool(t, "qemu-system-s390x")
+	testutil.RequireTool(t, "dnsmasq")
+	testutil.RequireTool(t, "ip")
+	img := imagefixture.BuildImage(t, "dpm", "0001,0,0a0000000011;")
+	dir := t.TempDir()
+
+	nonce := make([]byte, 6)
+	_, _ = rand.Read(nonce)
+	marker := "ZGUEST-E2E-DONE-" + hex.EncodeToString(nonce)
+	script := `#!/bin/sh
+exec >/dev/console 2>&1
+home=$(getent passwd 1000 | cut -d: -f6)
+echo "ZGUEST-FACT hostname=$(hostname)"
+echo "ZGUEST-FACT enc1=$(ip -4 -o addr show dev enc1 | awk '{print $4}')"
+echo "ZGUEST-FACT activate=$(systemctl is-active zguest-activate.service)"
+echo "ZGUEST-FACT activate_done=$(systemctl show -p ActiveEnterTimestampMonotonic --value zguest-activate.service)"
+echo "ZGUEST-FACT cloud_init_local_start=$(systemctl show -p InactiveExitTimestampMonotonic --value cloud-init-local.service)"
+echo "ZGUEST-FACT cloud_id=$(cloud-id)"
+echo "ZGUEST-FACT datasource=$(cloud-init query ds.platform 2>/dev/null)/$(cloud-init query v1.subplatform 2>/dev/null)"
+echo "ZGUEST-FACT ssh_key=$(cat "$home/.ssh/authorized_keys" 2>/dev/null | grep -o 'md-e2e@zguest' | head -n1) user=${home##*/}"
+echo "ZGUEST-FACT ds_identify=$(grep -h datasource_list /run/cloud-init/cloud.cfg 2>/dev/null)"
+echo ` + marker + `
+`
+	inst := &configdrive.Instance{
+		UUID:     "3b7d0c1e-2f4a-4c6b-8d9e-a1b2c3d4e5f6",
+		Hostname: "zguest-md",
+		Name:     "zguest-md",
+		Keys:     []configdrive.Key{{Name: "md-e2e", Type: "ssh", Data: mdKey}},
+		UserData: []byte(script),
+		// What nova writes for a port on a subnet with DHCP enabled.
+		Network: &configdrive.NetworkData{
+			Links:    []configdrive.Link{{ID: "tapa1b2c3d4-e5", Type: "phy", EthernetMACAddress: mdMAC}},
+			Networks: []configdrive.Network{{ID: "network0", Type: "ipv4_dhcp", Link: "tapa1b2c3d4-e5", NetworkID: "5c4b3a29-1807-4f6e-9d8c-7b6a5f4e3d2c"}},
+		},
+	}
+	tree, err := configdrive.Build(inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mdLog := &lockedBuffer{}
+	srv, err := metadatasrv.New(tree, slog.New(slog.NewTextHandler(mdLog, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	args := []string{"-m", "1024", "-smp", "2",
+		"-drive", "file=" + img + ",if=none,id=root,format=qcow2",
+		"-device", "virtio-blk-ccw,drive=root,devno=fe.0.0010,bootindex=1",
+		"-netdev", "tap,id=n0,ifname=" + mdTap + ",script=no,downscript=no",
+		"-device", "virtio-net-ccw,netdev=n0,devno=fe.0.0001,mac=" + mdMAC,
+	}
+	logFile := filepath.Join(dir, "console.log")
+	dhcpLog := &lockedBuffer{}
+	var con *imagefixture.Console
+	var bootErr error
+	start := time.Now()
+	err = inNetNS(func() error {
+		stop, err := metadataNetwork(dir, srv, dhcpLog)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		con, bootErr = imagefixture.BootQEMU(t, args, logFile, 12*time.Minute, func(lines []imagefixture.Line) bool {
+			return imagefixture.Index(lines, marker) >= 0 && imagefixture.Index(lines, "Datasource DataSource") >= 0
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("guest network: %v\ndnsmasq:\n%s", err, dhcpLog.String())
+	}
+	if con == nil {
+		t.Fatalf("boot: %v", bootErr)
+	}
+	lines := con.Lines()
+	if bootErr != nil {
+		t.Fatalf("boot: %v (console in %s); last lines:\n%s\ndnsmasq:\n%s\nmetadata requests:\n%s", bootErr, logFile,
+			imagefixture.Tail(lines, 80), dhcpLog.String(), mdLog.String())
+	}
+	t.Logf("marker after %s", time.Since(start).Round(time.Second))
+	fact := func(name string) string {
+		i := imagefixture.Index(lines, "ZGUEST-FACT "+name+"=")
+		if i < 0 {
+			return ""
+		}
+		s := lines[i].Text
+		return strings.TrimSpace(s[strings.Index(s, "ZGUEST-FACT "+name+"=")+len("ZGUEST-FACT "+name+"="):])
+	}
+
+	// The dpm image, booted through the firmware from its boot record,
+	// with the DPM token and rd.zfcp=ipldev on its command line.
+	if imagefixture.Index(lines, "Using SCSI scheme") < 0 {
+		t.Errorf("the firmware did not report the SCSI boot scheme (no zipl boot record read?)")
+	}
+	if i := imagefixture.Index(lines, "Kernel command line:"); i < 0 || !strings.Contains(lines[i].Text, "0001,0,0a0000000011;") ||
+		!strings.Contains(lines[i].Text, "rd.zfcp=ipldev") {
+		t.Errorf("kernel command line missing the DPM token or rd.zfcp=ipldev: %q", lines[max(i, 0)].Text)
+	}
+	// The agent ran first and said why it had nothing to do.
+	said := imagefixture.Index(lines, "not a qeth NIC")
+	if said < 0 {
+		t.Errorf("the agent did not report the listed virtio NIC as not qeth")
+	}
+	if got := fact("activate"); got != "active" {
+		t.Errorf("zguest-activate.service is %q, want active", got)
+	}
+	done, _ := strconv.ParseInt(fact("activate_done"), 10, 64)
+	cil, _ := strconv.ParseInt(fact("cloud_init_local_start"), 10, 64)
+	if done == 0 || cil == 0 || done > cil {
+		t.Errorf("zguest-activate finished at %d µs, cloud-init-local started at %d µs: want the agent first", done, cil)
+	}
+	if initLocal := imagefixture.Index(lines, "running 'init-local'"); said >= 0 && initLocal >= 0 && said > initLocal {
+		t.Errorf("the agent's report (line %d) comes after cloud-init's init-local (line %d)", said, initLocal)
+	}
+	// cloud-init found no config drive and took the metadata service.
+	if imagefixture.Index(lines, "Datasource DataSourceOpenStack") < 0 {
+		t.Errorf("cloud-init did not finish with the OpenStack datasource")
+	}
+	if got := fact("cloud_id"); got != "openstack" {
+		t.Errorf("cloud-id = %q, want openstack", got)
+	}
+	if got := fact("ds_identify"); got != "datasource_list: [ OpenStack, None ]" {
+		t.Errorf("ds-identify left %q for cloud-init, want datasource_list: [ OpenStack, None ]", got)
+	}
+	if got := fact("hostname"); got != "zguest-md" {
+		t.Errorf("hostname = %q, want zguest-md from meta_data.json", got)
+	}
+	if got := fact("ssh_key"); !strings.HasPrefix(got, "md-e2e@zguest ") {
+		t.Errorf("authorized_keys of the default user lack the metadata's key: %q", got)
+	}
+	if got := fact("enc1"); got != mdGuestIP+"/24" {
+		t.Errorf("enc1 address = %q, want %s/24 by DHCP (network_data.json: ipv4_dhcp)", got, mdGuestIP)
+	}
+	// The metadata came from the guest's DHCP address, over the host route.
+	var fromGuest []string
+	for _, r := range srv.Requests() {
+		if host, _, _ := net.SplitHostPort(r.Remote); host == mdGuestIP {
+			fromGuest = append(fromGuest, r.Path)
+		}
+	}
+	if !containsAll(fromGuest, "/openstack", "/openstack/2018-08-27/meta_data.json", "/openstack/2018-08-27/user_data", "/openstack/2018-08-27/network_data.json") {
+		t.Errorf("the metadata server did not see cloud-init's crawl from %s: %q", mdGuestIP, fromGuest)
+	}
+	if !strings.Contains(dhcpLog.String(), "DHCPACK("+mdTap+") "+mdGuestIP+" "+mdMAC) {
+		t.Errorf("dnsmasq did not hand %s to %s:\n%s", mdGuestIP, mdMAC, dhcpLog.String())
+	}
+	if t.Failed() {
+		t.Logf("console (%s), last lines:\n%s\ndnsmasq:\n%s", logFile, imagefixture.Tail(lines, 150), dhcpLog.String())
+		return
+	}
+	var seen []imagefixture.Line
+	for _, l := range lines {
+		for _, k := range []string{"Using SCSI scheme", "Kernel command line", "zguest_zfcp_ipldev", "zguest-agent:", "zguest-activate",
+			"running 'init-local'", "Datasource DataSource", "ZGUEST-FACT", marker} {
+			if strings.Contains(l.Text, k) {
+				seen = append(seen, l)
+				break
+			}
+		}
+	}
+	t.Logf("console lines checked:\n%s", imagefixture.Tail(seen, 40))
+	var acks []string
+	for _, l := range strings.Split(dhcpLog.String(), "\n") {
+		if strings.Contains(l, "DHCPACK") {
+			acks = append(acks, l)
+		}
+	}
+	t.Logf("dnsmasq:\n%s\nmetadata requests from the guest: %d, first %q", strings.Join(acks, "\n"), len(fromGuest), fromGuest[:min(len(fromGuest), 3)])
+}
+
+func containsAll(have []string, want ...string) bool {
+	for _, w := range want {
+		found := false
+		for _, h := range have {
+			found = found || h == w
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// lockedBuffer collects output written from other goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// inNetNS runs fn on a goroutine whose thread is moved into a new network
+// namespace; processes it starts (ip, dnsmasq, QEMU) and sockets it opens
+// live there. The thread is never unlocked, so Go discards it afterwards
+// and the namespace goes away with the last process and socket in it.
+func inNetNS(fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("unshare: %w", err)
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}
+
+// metadataNetwork sets up, in the current network namespace, the tap
+// device QEMU attaches to, dnsmasq on it, and srv on 169.254.169.254:80.
+// stop ends dnsmasq and the server.
+func metadataNetwork(dir string, srv http.Handler, dhcpLog *lockedBuffer) (stop func(), err error) {
+	for _, c := range [][]string{
+		{"link", "set", "lo", "up"},
+		{"tuntap", "add", "dev", mdTap, "mode", "tap"},
+		{"addr", "add", mdDHCP + "/24", "dev", mdTap},
+		{"addr", "add", mdAddr + "/32", "dev", mdTap},
+		{"link", "set", mdTap, "up"},
+	} {
+		if out, err := exec.Command("ip", c...).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("ip %s: %v: %s", strings.Join(c, " "), err, out)
+		}
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(mdAddr, "80"))
+	if err != nil {
+		return nil, err
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	// Neutron's DHCP agent's dnsmasq options, for one port.
+	hosts := filepath.Join(dir, "dhcp-hosts")
+	opts := filepath.Join(dir, "dhcp-opts")
+	if err := os.WriteFile(hosts, []byte(mdMAC+",host-10-0-2-15.openstacklocal,"+mdGuestIP+"\n"), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(opts, []byte("tag:subnet0,option:classless-static-route,"+mdAddr+"/32,"+mdDHCP+",0.0.0.0/0,"+mdRouter+"\n"+
+		"tag:subnet0,249,"+mdAddr+"/32,"+mdDHCP+",0.0.0.0/0,"+mdRouter+"\n"+
+		"tag:subnet0,option:router,"+mdRouter+"\n"), 0o644); err != nil {
+		return nil, err
+	}
+	dnsmasq := exec.Command("dnsmasq", "--keep-in-foreground", "--log-facility=-", "--log-dhcp",
+		"--no-hosts", "--no-resolv", "--port=0", "--pid-file=", "--conf-file=/dev/null",
+		"--leasefile-ro", "--dhcp-authoritative", "--bind-interfaces", "--interface="+mdTap, "--except-interface=lo",
+		"--dhcp-range=set:subnet0,10.0.2.0,static,255.255.255.0,86400s", "--dhcp-lease-max=256",
+		"--dhcp-hostsfile="+hosts, "--dhcp-optsfile="+opts, "--domain=openstacklocal")
+	dnsmasq.Stdout, dnsmasq.Stderr = dhcpLog, dhcpLog
+	if err := dnsmasq.Start(); err != nil {
+		hs.Close()
+		return nil, fmt.Errorf("dnsmasq: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = dnsmasq.Wait(); close(exited) }()
+	return func() {
+		_ = dnsmasq.Process.Kill()
+		<-exited
+		_ = hs.Close()
+	}, nil
+}
