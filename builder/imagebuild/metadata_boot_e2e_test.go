@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -124,7 +123,7 @@ echo ` + marker + `
 	var bootErr error
 	start := time.Now()
 	err = inNetNS(func() error {
-		stop, err := metadataNetwork(dir, srv, dhcpLog)
+		stop, err := metadataNetwork(srv, dhcpLog)
 		if err != nil {
 			return err
 		}
@@ -287,7 +286,7 @@ func inNetNS(fn func() error) error {
 // metadataNetwork sets up, in the current network namespace, the tap
 // device QEMU attaches to, dnsmasq on it, and srv on 169.254.169.254:80.
 // stop ends dnsmasq and the server.
-func metadataNetwork(dir string, srv http.Handler, dhcpLog *lockedBuffer) (stop func(), err error) {
+func metadataNetwork(srv http.Handler, dhcpLog *lockedBuffer) (stop func(), err error) {
 	for _, c := range [][]string{
 		{"link", "set", "lo", "up"},
 		{"tuntap", "add", "dev", mdTap, "mode", "tap"},
@@ -305,22 +304,20 @@ func metadataNetwork(dir string, srv http.Handler, dhcpLog *lockedBuffer) (stop 
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = hs.Serve(ln) }()
-	// Neutron's DHCP agent's dnsmasq options, for one port.
-	hosts := filepath.Join(dir, "dhcp-hosts")
-	opts := filepath.Join(dir, "dhcp-opts")
-	if err := os.WriteFile(hosts, []byte(mdMAC+",host-10-0-2-15.openstacklocal,"+mdGuestIP+"\n"), 0o644); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(opts, []byte("tag:subnet0,option:classless-static-route,"+mdAddr+"/32,"+mdDHCP+",0.0.0.0/0,"+mdRouter+"\n"+
-		"tag:subnet0,249,"+mdAddr+"/32,"+mdDHCP+",0.0.0.0/0,"+mdRouter+"\n"+
-		"tag:subnet0,option:router,"+mdRouter+"\n"), 0o644); err != nil {
-		return nil, err
-	}
+	// Neutron's DHCP agent's dnsmasq options for one port on a subnet
+	// with isolated metadata (it writes the host and option lines to
+	// files; dnsmasq reads those after dropping root, so they are given
+	// on the command line here).
+	routes := mdAddr + "/32," + mdDHCP + ",0.0.0.0/0," + mdRouter
 	dnsmasq := exec.Command("dnsmasq", "--keep-in-foreground", "--log-facility=-", "--log-dhcp",
 		"--no-hosts", "--no-resolv", "--port=0", "--pid-file=", "--conf-file=/dev/null",
 		"--leasefile-ro", "--dhcp-authoritative", "--bind-interfaces", "--interface="+mdTap, "--except-interface=lo",
 		"--dhcp-range=set:subnet0,10.0.2.0,static,255.255.255.0,86400s", "--dhcp-lease-max=256",
-		"--dhcp-hostsfile="+hosts, "--dhcp-optsfile="+opts, "--domain=openstacklocal")
+		"--dhcp-host="+mdMAC+",host-10-0-2-15.openstacklocal,"+mdGuestIP,
+		"--dhcp-option=tag:subnet0,option:classless-static-route,"+routes,
+		"--dhcp-option=tag:subnet0,249,"+routes,
+		"--dhcp-option=tag:subnet0,option:router,"+mdRouter,
+		"--domain=openstacklocal")
 	dnsmasq.Stdout, dnsmasq.Stderr = dhcpLog, dhcpLog
 	if err := dnsmasq.Start(); err != nil {
 		hs.Close()
