@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -145,39 +144,14 @@ echo ` + marker + `
 			imagefixture.Tail(lines, 80), dhcpLog.String(), mdLog.String())
 	}
 	t.Logf("marker after %s", time.Since(start).Round(time.Second))
-	fact := func(name string) string {
-		i := imagefixture.Index(lines, "ZGUEST-FACT "+name+"=")
-		if i < 0 {
-			return ""
-		}
-		s := lines[i].Text
-		return strings.TrimSpace(s[strings.Index(s, "ZGUEST-FACT "+name+"=")+len("ZGUEST-FACT "+name+"="):])
-	}
+	fact := func(name string) string { return guestFact(lines, name) }
 
 	// The dpm image, booted through the firmware from its boot record,
-	// with the DPM token and rd.zfcp=ipldev on its command line.
-	if imagefixture.Index(lines, "Using SCSI scheme") < 0 {
-		t.Errorf("the firmware did not report the SCSI boot scheme (no zipl boot record read?)")
-	}
-	if i := imagefixture.Index(lines, "Kernel command line:"); i < 0 || !strings.Contains(lines[i].Text, "0001,0,0a0000000011;") ||
-		!strings.Contains(lines[i].Text, "rd.zfcp=ipldev") {
-		t.Errorf("kernel command line missing the DPM token or rd.zfcp=ipldev: %q", lines[max(i, 0)].Text)
-	}
-	// The agent ran first and said why it had nothing to do.
-	said := imagefixture.Index(lines, "not a qeth NIC")
-	if said < 0 {
-		t.Errorf("the agent did not report the listed virtio NIC as not qeth")
-	}
-	if got := fact("activate"); got != "active" {
-		t.Errorf("zguest-activate.service is %q, want active", got)
-	}
-	done, _ := strconv.ParseInt(fact("activate_done"), 10, 64)
-	cil, _ := strconv.ParseInt(fact("cloud_init_local_start"), 10, 64)
-	if done == 0 || cil == 0 || done > cil {
-		t.Errorf("zguest-activate finished at %d µs, cloud-init-local started at %d µs: want the agent first", done, cil)
-	}
-	if initLocal := imagefixture.Index(lines, "running 'init-local'"); said >= 0 && initLocal >= 0 && said > initLocal {
-		t.Errorf("the agent's report (line %d) comes after cloud-init's init-local (line %d)", said, initLocal)
+	// with the DPM token and rd.zfcp=ipldev on its command line; the agent
+	// ran first and said why it had nothing to do.
+	checkBootAndAgent(t, lines, "0001,0,0a0000000011;")
+	if i := imagefixture.Index(lines, "Kernel command line:"); i >= 0 && !strings.Contains(lines[i].Text, "rd.zfcp=ipldev") {
+		t.Errorf("the dpm image's kernel command line lacks rd.zfcp=ipldev: %q", lines[i].Text)
 	}
 	// cloud-init found no config drive and took the metadata service.
 	if imagefixture.Index(lines, "Datasource DataSourceOpenStack") < 0 {
@@ -215,17 +189,8 @@ echo ` + marker + `
 		t.Logf("console (%s), last lines:\n%s\ndnsmasq:\n%s", logFile, imagefixture.Tail(lines, 150), dhcpLog.String())
 		return
 	}
-	var seen []imagefixture.Line
-	for _, l := range lines {
-		for _, k := range []string{"Using SCSI scheme", "Kernel command line", "zguest_zfcp_ipldev", "zguest-agent:", "zguest-activate",
-			"running 'init-local'", "Datasource DataSource", "ZGUEST-FACT", marker} {
-			if strings.Contains(l.Text, k) {
-				seen = append(seen, l)
-				break
-			}
-		}
-	}
-	t.Logf("console lines checked:\n%s", imagefixture.Tail(seen, 40))
+	t.Logf("console lines checked:\n%s", checkedLines(lines, "Using SCSI scheme", "Kernel command line", "zguest_zfcp_ipldev", "zguest-agent:",
+		"zguest-activate", "running 'init-local'", "Datasource DataSource", "ZGUEST-FACT", marker))
 	var acks []string
 	for _, l := range strings.Split(dhcpLog.String(), "\n") {
 		if strings.Contains(l, "DHCPACK") {
