@@ -82,8 +82,8 @@ echo "ZGUEST-FACT enc1=$(ip -4 -o addr show dev enc1 | awk '{print $4}')"
 echo "ZGUEST-FACT activate=$(systemctl is-active zguest-activate.service)"
 echo "ZGUEST-FACT activate_done=$(systemctl show -p ActiveEnterTimestampMonotonic --value zguest-activate.service)"
 echo "ZGUEST-FACT cloud_init_local_start=$(systemctl show -p InactiveExitTimestampMonotonic --value cloud-init-local.service)"
-echo "ZGUEST-FACT cloud_id=$(cloud-id)"
-echo "ZGUEST-FACT datasource=$(cloud-init query ds.platform 2>/dev/null)/$(cloud-init query v1.subplatform 2>/dev/null)"
+echo "ZGUEST-FACT cloud_id=$(cat /run/cloud-init/cloud-id)"
+echo "ZGUEST-FACT subplatform=$(grep -o '"subplatform": "[^"]*"' /run/cloud-init/instance-data.json | head -n1 | cut -d'"' -f4)"
 echo "ZGUEST-FACT ssh_key=$(cat "$home/.ssh/authorized_keys" 2>/dev/null | grep -o 'md-e2e@zguest' | head -n1) user=${home##*/}"
 echo "ZGUEST-FACT ds_identify=$(grep -h datasource_list /run/cloud-init/cloud.cfg 2>/dev/null)"
 echo ` + marker + `
@@ -159,6 +159,9 @@ echo ` + marker + `
 	}
 	if got := fact("cloud_id"); got != "openstack" {
 		t.Errorf("cloud-id = %q, want openstack", got)
+	}
+	if got := fact("subplatform"); got != "metadata (http://"+mdAddr+")" {
+		t.Errorf("cloud-init's subplatform is %q, want the metadata service at %s", got, mdAddr)
 	}
 	if got := fact("ds_identify"); got != "datasource_list: [ OpenStack, None ]" {
 		t.Errorf("ds-identify left %q for cloud-init, want datasource_list: [ OpenStack, None ]", got)
