@@ -39,16 +39,25 @@ const (
 	mdGuestIP = "10.0.2.15"
 	mdAddr    = "169.254.169.254"
 	mdMAC     = "0a:00:00:00:00:11"
-	mdKey     = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHq0m3Jd6bM2xk5o0tC1y7QZc4e9VnUu3a8p2fL6wYgR md-e2e@zguest"
+	// A second NIC, on a network without DHCP: network_data.json gives it
+	// a static address, matched by the MAC the token names.
+	mdTap2   = "zgmd1"
+	mdMAC2   = "0a:00:00:00:00:14"
+	mdHost2  = "192.168.77.1"
+	mdGuest2 = "192.168.77.5"
+	mdTokens = "0001,0,0a0000000011;0004,1,0a0000000014;"
+	mdKey    = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHq0m3Jd6bM2xk5o0tC1y7QZc4e9VnUu3a8p2fL6wYgR md-e2e@zguest"
 )
 
 // TestBootDPMMetadataService boots an image made by `zguest-image build`
 // for target dpm under qemu-system-s390x with no config drive at all, as
-// a DPM partition has neither reader nor cdrom. Its one NIC has the
-// device number and MAC of a DPM-style token on the kernel command line
-// (under QEMU it is virtio-net-ccw, which the agent reports as not qeth).
-// The instance data comes from nova's metadata service at
-// 169.254.169.254, reached with cloud-init's own DHCP on that NIC.
+// a DPM partition has neither reader nor cdrom. Its two NICs have the
+// device numbers and MACs of DPM-style tokens on the kernel command line
+// (under QEMU they are virtio-net-ccw, which the agent reports as not
+// qeth). The instance data comes from nova's metadata service at
+// 169.254.169.254, reached with cloud-init's own DHCP on the first NIC;
+// the second, on a network without DHCP, gets its static address from
+// the metadata's network_data.json, matched by MAC.
 //
 // Why a private network namespace with a tap device and not QEMU's user
 // networking: slirp refuses a guestfwd rule for an address outside its
@@ -68,7 +77,7 @@ func TestBootDPMMetadataService(t *testing.T) {
 	testutil.RequireTool(t, "qemu-system-s390x")
 	testutil.RequireTool(t, "dnsmasq")
 	testutil.RequireTool(t, "ip")
-	img := imagefixture.BuildImage(t, "dpm", "0001,0,0a0000000011;")
+	img := imagefixture.BuildImage(t, "dpm", mdTokens)
 	dir := t.TempDir()
 
 	nonce := make([]byte, 6)
@@ -79,6 +88,7 @@ exec >/dev/console 2>&1
 home=$(getent passwd 1000 | cut -d: -f6)
 echo "ZGUEST-FACT hostname=$(hostname)"
 echo "ZGUEST-FACT enc1=$(ip -4 -o addr show dev enc1 | awk '{print $4}')"
+echo "ZGUEST-FACT enc4=$(ip -4 -o addr show dev enc4 | awk '{print $4}')"
 echo "ZGUEST-FACT activate=$(systemctl is-active zguest-activate.service)"
 echo "ZGUEST-FACT activate_done=$(systemctl show -p ActiveEnterTimestampMonotonic --value zguest-activate.service)"
 echo "ZGUEST-FACT cloud_init_local_start=$(systemctl show -p InactiveExitTimestampMonotonic --value cloud-init-local.service)"
@@ -96,8 +106,10 @@ echo ` + marker + `
 		UserData: []byte(script),
 		// What nova writes for a port on a subnet with DHCP enabled.
 		Network: &configdrive.NetworkData{
-			Links:    []configdrive.Link{{ID: "tapa1b2c3d4-e5", Type: "phy", EthernetMACAddress: mdMAC}},
-			Networks: []configdrive.Network{{ID: "network0", Type: "ipv4_dhcp", Link: "tapa1b2c3d4-e5", NetworkID: "5c4b3a29-1807-4f6e-9d8c-7b6a5f4e3d2c"}},
+			Links: []configdrive.Link{{ID: "tapa1b2c3d4-e5", Type: "phy", EthernetMACAddress: mdMAC},
+				{ID: "tapf6e5d4c3-b2", Type: "phy", EthernetMACAddress: mdMAC2}},
+			Networks: []configdrive.Network{{ID: "network0", Type: "ipv4_dhcp", Link: "tapa1b2c3d4-e5", NetworkID: "5c4b3a29-1807-4f6e-9d8c-7b6a5f4e3d2c"},
+				{ID: "network1", Type: "ipv4", Link: "tapf6e5d4c3-b2", IPAddress: mdGuest2, Netmask: "255.255.255.0", NetworkID: "9e8d7c6b-5a49-4382-b1c0-d9e8f7a6b5c4"}},
 		},
 	}
 	tree, err := configdrive.Build(inst)
@@ -115,6 +127,8 @@ echo ` + marker + `
 		"-device", "virtio-blk-ccw,drive=root,devno=fe.0.0010,bootindex=1",
 		"-netdev", "tap,id=n0,ifname=" + mdTap + ",script=no,downscript=no",
 		"-device", "virtio-net-ccw,netdev=n0,devno=fe.0.0001,mac=" + mdMAC,
+		"-netdev", "tap,id=n1,ifname=" + mdTap2 + ",script=no,downscript=no",
+		"-device", "virtio-net-ccw,netdev=n1,devno=fe.0.0004,mac=" + mdMAC2,
 	}
 	logFile := filepath.Join(dir, "console.log")
 	dhcpLog := &lockedBuffer{}
@@ -149,7 +163,7 @@ echo ` + marker + `
 	// The dpm image, booted through the firmware from its boot record,
 	// with the DPM token and rd.zfcp=ipldev on its command line; the agent
 	// ran first and said why it had nothing to do.
-	checkBootAndAgent(t, lines, "0001,0,0a0000000011;")
+	checkBootAndAgent(t, lines, mdTokens)
 	if i := imagefixture.Index(lines, "Kernel command line:"); i >= 0 && !strings.Contains(lines[i].Text, "rd.zfcp=ipldev") {
 		t.Errorf("the dpm image's kernel command line lacks rd.zfcp=ipldev: %q", lines[i].Text)
 	}
@@ -175,6 +189,9 @@ echo ` + marker + `
 	if got := fact("enc1"); got != mdGuestIP+"/24" {
 		t.Errorf("enc1 address = %q, want %s/24 by DHCP (network_data.json: ipv4_dhcp)", got, mdGuestIP)
 	}
+	if got := fact("enc4"); got != mdGuest2+"/24" {
+		t.Errorf("enc4 address = %q, want %s/24 from network_data.json", got, mdGuest2)
+	}
 	// The metadata came from the guest's DHCP address, over the host route.
 	var fromGuest []string
 	for _, r := range srv.Requests() {
@@ -187,6 +204,9 @@ echo ` + marker + `
 	}
 	if !strings.Contains(dhcpLog.String(), "DHCPACK("+mdTap+") "+mdGuestIP+" "+mdMAC) {
 		t.Errorf("dnsmasq did not hand %s to %s:\n%s", mdGuestIP, mdMAC, dhcpLog.String())
+	}
+	if strings.Contains(dhcpLog.String(), mdMAC2) {
+		t.Errorf("the second NIC (%s) asked for DHCP; cloud-init should have used the first:\n%s", mdMAC2, dhcpLog.String())
 	}
 	if t.Failed() {
 		t.Logf("console (%s), last lines:\n%s\ndnsmasq:\n%s", logFile, imagefixture.Tail(lines, 150), dhcpLog.String())
@@ -252,7 +272,8 @@ func inNetNS(fn func() error) error {
 }
 
 // metadataNetwork sets up, in the current network namespace, the tap
-// device QEMU attaches to, dnsmasq on it, and srv on 169.254.169.254:80.
+// devices QEMU attaches to, dnsmasq on the first, and srv on
+// 169.254.169.254:80.
 // stop ends dnsmasq and the server.
 func metadataNetwork(srv http.Handler, dhcpLog *lockedBuffer) (stop func(), err error) {
 	for _, c := range [][]string{
@@ -261,6 +282,9 @@ func metadataNetwork(srv http.Handler, dhcpLog *lockedBuffer) (stop func(), err 
 		{"addr", "add", mdDHCP + "/24", "dev", mdTap},
 		{"addr", "add", mdAddr + "/32", "dev", mdTap},
 		{"link", "set", mdTap, "up"},
+		{"tuntap", "add", "dev", mdTap2, "mode", "tap"},
+		{"addr", "add", mdHost2 + "/24", "dev", mdTap2},
+		{"link", "set", mdTap2, "up"},
 	} {
 		if out, err := exec.Command("ip", c...).CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("ip %s: %v: %s", strings.Join(c, " "), err, out)
