@@ -1,8 +1,6 @@
 package imagebuild_test
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -31,9 +29,7 @@ func TestBootKVMImage(t *testing.T) {
 	img := imagefixture.BuildImage(t, "kvm", "0001,0,0a0000000011;")
 	dir := t.TempDir()
 
-	nonce := make([]byte, 6)
-	_, _ = rand.Read(nonce)
-	marker := "ZGUEST-E2E-DONE-" + hex.EncodeToString(nonce)
+	marker := doneMarker()
 	// The user script runs in cloud-init's final stage and prints what the
 	// test checks to the console, then the marker.
 	script := `#!/bin/sh

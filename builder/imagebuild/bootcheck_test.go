@@ -1,12 +1,22 @@
 package imagebuild_test
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/zguest/zguest/internal/imagefixture"
 )
+
+// doneMarker returns a line no guest prints by chance: the user data
+// script echoes it last, and the boot stops when it appears.
+func doneMarker() string {
+	nonce := make([]byte, 6)
+	_, _ = rand.Read(nonce)
+	return "ZGUEST-E2E-DONE-" + hex.EncodeToString(nonce)
+}
 
 // guestFact returns what the guest printed as "ZGUEST-FACT name=value",
 // or "".

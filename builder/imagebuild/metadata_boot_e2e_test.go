@@ -2,8 +2,6 @@ package imagebuild_test
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net"
@@ -80,9 +78,7 @@ func TestBootDPMMetadataService(t *testing.T) {
 	img := imagefixture.BuildImage(t, "dpm", mdTokens)
 	dir := t.TempDir()
 
-	nonce := make([]byte, 6)
-	_, _ = rand.Read(nonce)
-	marker := "ZGUEST-E2E-DONE-" + hex.EncodeToString(nonce)
+	marker := doneMarker()
 	script := `#!/bin/sh
 exec >/dev/console 2>&1
 home=$(getent passwd 1000 | cut -d: -f6)
