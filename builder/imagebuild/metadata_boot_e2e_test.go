@@ -156,7 +156,7 @@ echo ` + marker + `
 		t.Fatalf("boot: %v (console in %s); last lines:\n%s\ndnsmasq:\n%s\nmetadata requests:\n%s", bootErr, logFile,
 			imagefixture.Tail(lines, 80), dhcpLog.String(), mdLog.String())
 	}
-	t.Logf("marker after %s", time.Since(start).Round(time.Second))
+	t.Logf("cloud-init finished after %s", time.Since(start).Round(time.Second))
 	fact := func(name string) string { return guestFact(lines, name) }
 
 	// The dpm image, booted through the firmware from its boot record,
