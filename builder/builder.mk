@@ -14,6 +14,9 @@ APT_PKGS += e2fsprogs debootstrap qemu-user-static binfmt-support qemu-system-mi
 # builder/initrd's tests: an independent cpio reader, initramfs-tools'
 # lsinitramfs, and the shells its scripts run under in initramfs images.
 APT_PKGS += cpio initramfs-tools-core dash busybox
+# imagebuild's metadata-service boot: dnsmasq answers the guest's DHCP in a
+# private network namespace, as Neutron's DHCP agent does.
+APT_PKGS += dnsmasq-base
 
 BENCH_TARGETS += bench-builder bench-image
 
