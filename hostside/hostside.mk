@@ -31,3 +31,9 @@ BENCH_TARGETS += bench-kvm
 .PHONY: bench-kvm
 bench-kvm: build build-s390x ## kvm backend on a real libvirtd: create -> first console line and -> cloud-init finished, the daemon's share
 	$(GO) run ./internal/tools/benchkvm -hostd $(BIN)/zguest-hostd
+
+# The nova conformance suite (hostside/conformance): nova's own z/VM driver
+# (Debian's python3-nova, python3-zvmcloudconnector), genisoimage for the
+# config drive nova builds, and openssh-server for the private sshd the
+# daemon scp's transportfiles and images from.
+APT_PKGS += python3-nova python3-zvmcloudconnector openssh-server genisoimage

@@ -1,14 +1,10 @@
 package imagebuild_test
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -33,9 +29,7 @@ func TestBootKVMImage(t *testing.T) {
 	img := imagefixture.BuildImage(t, "kvm", "0001,0,0a0000000011;")
 	dir := t.TempDir()
 
-	nonce := make([]byte, 6)
-	_, _ = rand.Read(nonce)
-	marker := "ZGUEST-E2E-DONE-" + hex.EncodeToString(nonce)
+	marker := doneMarker()
 	// The user script runs in cloud-init's final stage and prints what the
 	// test checks to the console, then the marker.
 	script := `#!/bin/sh
@@ -101,39 +95,11 @@ echo ` + marker + `
 		t.Helper()
 		t.Errorf(format, a...)
 	}
-	fact := func(name string) string {
-		i := imagefixture.Index(lines, "ZGUEST-FACT "+name+"=")
-		if i < 0 {
-			return ""
-		}
-		s := lines[i].Text
-		return strings.TrimSpace(s[strings.Index(s, "ZGUEST-FACT "+name+"=")+len("ZGUEST-FACT "+name+"="):])
-	}
+	fact := func(name string) string { return guestFact(lines, name) }
 
-	// Booted through the firmware from the disk's boot record.
-	if imagefixture.Index(lines, "Using SCSI scheme") < 0 {
-		fail("the firmware did not report the SCSI boot scheme (no zipl boot record read?)")
-	}
-	if i := imagefixture.Index(lines, "Kernel command line:"); i < 0 || !strings.Contains(lines[i].Text, "0001,0,0a0000000011;") ||
-		!strings.Contains(lines[i].Text, "root=UUID=") {
-		fail("kernel command line from the boot record missing or wrong: %q", lines[max(i, 0)].Text)
-	}
-	// The agent ran, said why it has nothing to do, and did not fail.
-	said := imagefixture.Index(lines, "not a qeth NIC")
-	if said < 0 {
-		fail("the agent did not report the listed virtio NIC as not qeth")
-	}
-	if got := fact("activate"); got != "active" {
-		fail("zguest-activate.service is %q, want active", got)
-	}
-	done, _ := strconv.ParseInt(fact("activate_done"), 10, 64)
-	cil, _ := strconv.ParseInt(fact("cloud_init_local_start"), 10, 64)
-	if done == 0 || cil == 0 || done > cil {
-		fail("zguest-activate finished at %d µs, cloud-init-local started at %d µs: want the agent first", done, cil)
-	}
-	if initLocal := imagefixture.Index(lines, "running 'init-local'"); said >= 0 && initLocal >= 0 && said > initLocal {
-		fail("the agent's report (line %d) comes after cloud-init's init-local (line %d)", said, initLocal)
-	}
+	// Booted through the firmware from the disk's boot record; the agent
+	// ran first, said why it has nothing to do, and did not fail.
+	checkBootAndAgent(t, lines, "0001,0,0a0000000011;")
 	// cloud-init took the config drive and applied it.
 	if i := imagefixture.Index(lines, "Datasource DataSourceConfigDrive"); i < 0 {
 		fail("cloud-init did not finish with the ConfigDrive datasource")
@@ -152,15 +118,6 @@ echo ` + marker + `
 		return
 	}
 	// What the test saw, for the record.
-	var seen []imagefixture.Line
-	for _, l := range lines {
-		for _, k := range []string{"Using SCSI scheme", "Kernel command line", "zguest-agent:", "zguest-activate", "running 'init-local'",
-			"Datasource DataSource", "ZGUEST-FACT", marker} {
-			if strings.Contains(l.Text, k) {
-				seen = append(seen, l)
-				break
-			}
-		}
-	}
-	t.Logf("console lines checked:\n%s", imagefixture.Tail(seen, 40))
+	t.Logf("console lines checked:\n%s", checkedLines(lines, "Using SCSI scheme", "Kernel command line", "zguest-agent:", "zguest-activate",
+		"running 'init-local'", "Datasource DataSource", "ZGUEST-FACT", marker))
 }

@@ -26,6 +26,8 @@ const (
 	unitDir      = "usr/lib/systemd/system"
 	udevDir      = "usr/lib/udev/rules.d"
 	cloudCfgFile = "etc/cloud/cloud.cfg.d/90-zguest.cfg"
+	// dsIdentifyFile is read by cloud-init's ds-identify.
+	dsIdentifyFile = "etc/cloud/ds-identify.cfg"
 )
 
 // change is one thing the build did to the tree, for the log.
@@ -196,8 +198,10 @@ func checkS390xELF(b []byte) error {
 	return nil
 }
 
-// cloudInit writes the settings that make cloud-init take the config
-// drive, locally, and nothing else.
+// cloudInit writes the settings that tell cloud-init where the instance
+// data is: the spec's datasources (by default the config drive, and for
+// dpm then nova's metadata service), the config drive read locally, and,
+// when the metadata service is listed, how ds-identify must treat it.
 func (c *customizer) cloudInit(s *imagespec.Spec) error {
 	if s.CloudInit.Disabled {
 		return nil
@@ -210,12 +214,25 @@ func (c *customizer) cloudInit(s *imagespec.Spec) error {
 			"# into /var/lib/cloud/seed/config_drive before cloud-init-local.service.\n")
 	case "dpm":
 		b.WriteString("# zguest-agent brings the qeth NICs up with the MACs from the kernel command\n" +
-			"# line before cloud-init-local.service; cloud-init matches network_data.json by MAC.\n")
+			"# line before cloud-init-local.service; cloud-init matches network_data.json by MAC.\n" +
+			"# A partition has no reader and no cdrom: without a config drive the instance\n" +
+			"# data comes from nova's metadata service over the first NIC.\n")
 	default:
 		b.WriteString("# The host attaches the config drive (label config-2) as a cdrom or disk.\n")
 	}
-	b.WriteString("# Only the config drive: no network probing of other datasources at boot.\n")
-	b.WriteString("datasource_list: [ ConfigDrive, None ]\ndatasource:\n  ConfigDrive:\n    dsmode: local\n")
+	openstack := s.CloudInit.HasDatasource("OpenStack")
+	if openstack {
+		b.WriteString("# The metadata service is asked only when there is no config drive: in\n" +
+			"# init-local, cloud-init runs dhclient on the first NIC it finds, reads\n" +
+			"# http://169.254.169.254/openstack/ and applies its network_data.json.\n")
+	} else {
+		b.WriteString("# No network probing of other datasources at boot.\n")
+	}
+	fmt.Fprintf(&b, "datasource_list: [ %s ]\ndatasource:\n", strings.Join(s.CloudInit.Datasources, ", "))
+	b.WriteString("  ConfigDrive:\n    dsmode: local\n")
+	if openstack {
+		b.WriteString("  OpenStack:\n    metadata_urls: [ \"http://169.254.169.254\" ]\n    apply_network_config: true\n")
+	}
 	if s.CloudInit.Network == "disabled" {
 		b.WriteString("network:\n  config: disabled\n")
 	}
@@ -234,8 +251,25 @@ func (c *customizer) cloudInit(s *imagespec.Spec) error {
 			b.Write(y)
 		}
 	}
-	return c.writeFile(cloudCfgFile, b.Bytes(), 0o644, "cloud-init settings")
+	if err := c.writeFile(cloudCfgFile, b.Bytes(), 0o644, "cloud-init settings"); err != nil {
+		return err
+	}
+	if !openstack {
+		return nil
+	}
+	// ds-identify (cloud-init's systemd generator) rates the OpenStack
+	// datasource only "maybe" on s390x (no DMI there), and what it does
+	// with a "maybe" is its policy's choice; say it.
+	return c.writeFile(dsIdentifyFile, []byte(dsIdentifyPolicy), 0o644, "ds-identify policy")
 }
+
+// dsIdentifyPolicy makes ds-identify keep a datasource it can only call
+// "maybe" (OpenStack on s390x) and never disable cloud-init for lack of
+// one. builder/imagespec/README.md has the reasoning.
+const dsIdentifyPolicy = "# Written by zguest-image: the OpenStack datasource (nova's metadata service)\n" +
+	"# cannot be identified without DMI, which s390x lacks; ds-identify rates it\n" +
+	"# \"maybe\". Keep the maybes, and never disable cloud-init when nothing is found.\n" +
+	"policy: search,found=all,maybe=all,notfound=enabled\n"
 
 // fstab makes / mount by UUID: the root line is replaced, other lines kept.
 func (c *customizer) fstab(uuid string) error {

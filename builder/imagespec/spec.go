@@ -93,9 +93,26 @@ type CloudInit struct {
 	// Network: "enabled" (cloud-init renders network_data.json, default)
 	// or "disabled" (another tool configures the network).
 	Network string `yaml:"network"`
+	// Datasources is cloud-init's datasource_list, in order: ConfigDrive,
+	// OpenStack (nova's metadata service at 169.254.169.254) and None.
+	// Default: ConfigDrive, OpenStack, None for dpm (a partition has no
+	// reader and no cdrom for a config drive); ConfigDrive, None for zvm
+	// and kvm, where the metadata service is an opt-in fallback. README.md
+	// says what cloud-init does with each list.
+	Datasources []string `yaml:"datasources"`
 	// Config is merged into the written file as extra top-level keys.
 	Config map[string]any `yaml:"config"`
 }
+
+// Datasources zguest-image can configure, and the defaults per target.
+var (
+	KnownDatasources   = []string{"ConfigDrive", "OpenStack", "None"}
+	DefaultDatasources = map[string][]string{
+		"dpm": {"ConfigDrive", "OpenStack", "None"},
+		"zvm": {"ConfigDrive", "None"},
+		"kvm": {"ConfigDrive", "None"},
+	}
+)
 
 // Sysprep switches clean-up operations on and off by name.
 type Sysprep struct {
@@ -325,12 +342,45 @@ func (s *Spec) validate(v *validator) {
 	default:
 		v.failf("cloud_init.network", "%q: want enabled or disabled", s.CloudInit.Network)
 	}
+	s.CloudInit.validateDatasources(v, s.Target)
 	for k := range s.CloudInit.Config {
 		if k == "datasource_list" || k == "datasource" {
-			v.failf("cloud_init.config", "%s is set by zguest-image for the target (ConfigDrive, dsmode local); remove it", k)
+			v.failf("cloud_init.config", "%s is set by zguest-image from cloud_init.datasources; remove it and list the datasources there", k)
 		}
 	}
 }
+
+// validateDatasources checks cloud_init.datasources and fills in the
+// target's default.
+func (c *CloudInit) validateDatasources(v *validator, target string) {
+	const key = "cloud_init.datasources"
+	if c.Datasources == nil {
+		c.Datasources = slices.Clone(DefaultDatasources[target])
+		return
+	}
+	if len(c.Datasources) == 0 {
+		v.failf(key, "empty: list at least one of %s (or set cloud_init.disabled: true)", strings.Join(KnownDatasources, ", "))
+		return
+	}
+	seen := map[string]bool{}
+	for i, ds := range c.Datasources {
+		switch {
+		case !slices.Contains(KnownDatasources, ds):
+			v.failf(fmt.Sprintf("%s[%d]", key, i), "%q is not one of %s (names are case-sensitive, as cloud-init spells them)", ds, strings.Join(KnownDatasources, ", "))
+		case seen[ds]:
+			v.failf(fmt.Sprintf("%s[%d]", key, i), "%s is listed twice", ds)
+		case ds == "None" && i != len(c.Datasources)-1:
+			v.failf(fmt.Sprintf("%s[%d]", key, i), "None must come last: cloud-init stops at the first datasource that answers, and None always does")
+		}
+		seen[ds] = true
+	}
+	if seen["OpenStack"] && seen["ConfigDrive"] && slices.Index(c.Datasources, "OpenStack") < slices.Index(c.Datasources, "ConfigDrive") {
+		v.failf(key, "OpenStack before ConfigDrive: a guest that has a config drive would still wait for DHCP and the metadata service first; put ConfigDrive first")
+	}
+}
+
+// HasDatasource reports whether cloud-init is told to try ds.
+func (c *CloudInit) HasDatasource(ds string) bool { return slices.Contains(c.Datasources, ds) }
 
 // ModeOr returns the file's mode, with def when unset.
 func (f File) ModeOr(def os.FileMode) os.FileMode {

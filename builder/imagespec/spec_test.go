@@ -41,6 +41,36 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+// TestDatasources: dpm asks the metadata service after the config drive,
+// zvm and kvm only when the spec opts in.
+func TestDatasources(t *testing.T) {
+	for _, tc := range []struct {
+		target, extra, want string
+	}{
+		{"dpm", "", "ConfigDrive OpenStack None"},
+		{"zvm", "", "ConfigDrive None"},
+		{"kvm", "", "ConfigDrive None"},
+		{"kvm", "cloud_init:\n  datasources: [ConfigDrive, OpenStack, None]\n", "ConfigDrive OpenStack None"},
+		{"zvm", "cloud_init:\n  datasources: [ConfigDrive, OpenStack]\n", "ConfigDrive OpenStack"},
+		{"dpm", "cloud_init:\n  datasources: [ConfigDrive, None]\n", "ConfigDrive None"},
+		{"dpm", "cloud_init:\n  datasources: [OpenStack, None]\n", "OpenStack None"},
+	} {
+		s, err := Load(write(t, "source: rootfs\ntarget: "+tc.target+"\nsize: 2GiB\n"+tc.extra))
+		if err != nil {
+			t.Fatalf("%s %q: %v", tc.target, tc.extra, err)
+		}
+		if got := strings.Join(s.CloudInit.Datasources, " "); got != tc.want {
+			t.Errorf("%s %q: datasources %q, want %q", tc.target, tc.extra, got, tc.want)
+		}
+	}
+	// The defaults are copies: one spec's list is not another's.
+	a, _ := Load(write(t, "source: rootfs\ntarget: dpm\nsize: 2GiB\n"))
+	a.CloudInit.Datasources[0] = "x"
+	if DefaultDatasources["dpm"][0] != "ConfigDrive" {
+		t.Error("a spec's datasources alias the package default")
+	}
+}
+
 func TestErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, body, want string
@@ -63,6 +93,11 @@ func TestErrors(t *testing.T) {
 		{"senders on kvm", "source: rootfs\ntarget: kvm\nsize: 2GiB\nzvm:\n  authorized_senders: [OPNCLOUD]\n", "zvm.authorized_senders: only for target zvm"},
 		{"senders userid", "source: rootfs\ntarget: zvm\nsize: 2GiB\nzvm:\n  authorized_senders: [OPNCLOUD, \"bad user\"]\n", `:5: zvm.authorized_senders[1]: "bad user" is not a z/VM userid`},
 		{"senders star", "source: rootfs\ntarget: zvm\nsize: 2GiB\nzvm:\n  authorized_senders: [\"*\", OPNCLOUD]\n", "list it alone"},
+		{"datasource unknown", "source: rootfs\ntarget: kvm\nsize: 2GiB\ncloud_init:\n  datasources: [ConfigDrive, openstack]\n", `:5: cloud_init.datasources[1]: "openstack" is not one of ConfigDrive, OpenStack, None`},
+		{"datasource twice", "source: rootfs\ntarget: dpm\nsize: 2GiB\ncloud_init:\n  datasources: [ConfigDrive, ConfigDrive]\n", "ConfigDrive is listed twice"},
+		{"datasource none first", "source: rootfs\ntarget: dpm\nsize: 2GiB\ncloud_init:\n  datasources: [None, OpenStack]\n", "None must come last"},
+		{"datasource order", "source: rootfs\ntarget: zvm\nsize: 2GiB\ncloud_init:\n  datasources: [OpenStack, ConfigDrive, None]\n", "put ConfigDrive first"},
+		{"datasource empty", "source: rootfs\ntarget: kvm\nsize: 2GiB\ncloud_init:\n  datasources: []\n", "cloud_init.datasources: empty"},
 		{"compress raw", "source: rootfs\ntarget: kvm\nsize: 2GiB\nformat: raw\ncompress: true\n", "only qcow2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

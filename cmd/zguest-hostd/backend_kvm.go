@@ -42,6 +42,10 @@ type kvmOptions struct {
 	StopTimeout    string `json:"stop_timeout"` // graceful stop before destroy, default "60s"
 	OnCrash        string `json:"on_crash"`     // destroy (default) or preserve
 	QemuImg        string `json:"qemu_img"`     // default qemu-img from $PATH
+	// SCP and SSHPort copy images from and to nova's host (image_import
+	// and image_export with remote_host), as the z/VM backend's options.
+	SCP     string `json:"scp"`                  // default /usr/bin/scp
+	SSHPort int    `json:"remotehost_sshd_port"` // default 22
 }
 
 func newKVMBackend(ctx context.Context, env daemon.BackendEnv) (api.Backend, error) {
@@ -94,6 +98,8 @@ func newKVMBackend(ctx context.Context, env daemon.BackendEnv) (api.Backend, err
 		StopTimeout:   stop,
 		OnCrash:       o.OnCrash,
 		QemuImg:       o.QemuImg,
+		SCP:           o.SCP,
+		SSHPort:       o.SSHPort,
 		Log:           env.Logger,
 	})
 	if err != nil {

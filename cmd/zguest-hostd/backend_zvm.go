@@ -44,7 +44,11 @@ type zvmOptions struct {
 	MaxCPU          int          `json:"max_cpu"`
 	MaxMem          string       `json:"max_mem"`
 	SSHPort         int          `json:"remotehost_sshd_port"`
-	Host            api.HostInfo `json:"host"`
+	Host            hostOverride `json:"host"`
+	// Root, if set, is where the daemon finds its guest's /proc/sysinfo;
+	// by default CP's access provides it (native: /proc/sysinfo; in
+	// simulation the simulator answers with its own).
+	Root string `json:"root"`
 	// Timeouts per operation kind, durations like "30m" (defaults:
 	// import 1h, deploy 1h, transport 10m).
 	Timeouts struct {
@@ -52,6 +56,13 @@ type zvmOptions struct {
 		Deploy    string `json:"deploy"`
 		Transport string `json:"transport"`
 	} `json:"timeouts"`
+}
+
+// hostOverride is what the configuration may change of GET /host: the
+// hypervisor_hostname (nova's node name); every other figure comes from
+// z/VM.
+type hostOverride struct {
+	HypervisorHostname string `json:"hypervisor_hostname"`
 }
 
 func newZVMBackend(ctx context.Context, env daemon.BackendEnv) (api.Backend, error) {
@@ -122,10 +133,21 @@ func newZVMBackend(ctx context.Context, env daemon.BackendEnv) (api.Backend, err
 		SMAPI: client, CP: cp, Disks: disks, Store: st,
 		ImageRepo: o.ImageRepository, DiskPool: o.DiskPool, Profile: o.UserProfile,
 		RootVdev: o.RootVdev, NICVdev: o.NICVdev, MaxCPU: o.MaxCPU, MaxMem: o.MaxMem,
-		SSHPort: o.SSHPort, Host: o.Host, Log: env.Logger, Timeouts: tos,
+		SSHPort: o.SSHPort, HostName: o.Host.HypervisorHostname, Root: o.Root, Log: env.Logger, Timeouts: tos,
 	})
 	if err != nil {
 		return nil, err
+	}
+	// SMAPI clients ask the server's functional level first (any target
+	// name does; the authenticated userid when there is one).
+	target := client.UserID
+	if target == "" {
+		target = "ZGUEST"
+	}
+	if lvl, err := client.QueryAPIFunctionalLevel(ctx, target); err != nil {
+		env.Logger.Warn("SMAPI Query_API_Functional_Level failed", "err", err)
+	} else {
+		env.Logger.Info("SMAPI server", "address", o.SMAPI.Address, "api_level", lvl, "release", smapi.LevelName(lvl))
 	}
 	// Settle what a crash left half done before the daemon listens.
 	if err := b.Recover(ctx); err != nil {

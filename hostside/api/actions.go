@@ -116,6 +116,9 @@ func (h *Handler) capture(c *call, body map[string]any) (any, error) {
 	if cs.CompressLevel, err = getIntErr(body, "compress_level"); err != nil {
 		return nil, err
 	}
+	if _, given := body["compress_level"]; !given {
+		cs.CompressLevel = 6 // [image] default_compress_level
+	}
 	info := fmt.Sprintf("action: 'capture', userid: %s,image name: %s, capture type: %s,compress level: %d",
 		c.rawUID, cs.Image, cs.CaptureType, cs.CompressLevel)
 	release, err := h.acquireSlot(info)

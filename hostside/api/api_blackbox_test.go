@@ -69,7 +69,7 @@ func ok(t *testing.T, what string, r *api_Reply, err error) {
 	want(t, what, r, err, 200, 0, -1, 0, 0)
 }
 
-// TestNovaSpawnSequence runs zvm.md 3.4 and then every other route.
+// TestNovaSpawnSequence runs docs/facts/zvm-connector.md 3.4 and then every other route.
 func TestNovaSpawnSequence(t *testing.T) {
 	e := newEnv(t, api.Options{Version: "1.2.3"})
 	ctx := context.Background()
@@ -217,7 +217,7 @@ func TestNovaSpawnSequence(t *testing.T) {
 	r, err = cl.GuestDelete(ctx, "inst0001")
 	ok(t, "delete", r, err)
 	r, err = cl.GuestGetPowerState(ctx, "inst0001")
-	want(t, "power state of deleted", r, err, 404, 8, api.ModSMT, 400, 4)
+	want(t, "power state of deleted", r, err, 404, 404, api.ModGuest, 404, 1) // nova: InstanceNotFound
 	r, err = cl.GuestList(ctx)
 	ok(t, "list empty", r, err)
 	if string(r.Output) != `[]` {

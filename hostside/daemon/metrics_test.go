@@ -43,7 +43,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		`zguest_hostd_requests_total{overallRC="400",route="/",status="404"} 1`,
 		`zguest_hostd_request_duration_seconds_bucket{route="GET /guests",le="+Inf"} 1`,
 		`zguest_hostd_backend_call_duration_seconds_count{route="GET /guests/{userid}/power_state"} 1`,
-		`zguest_hostd_backend_errors_total{overallRC="8",route="GET /guests/{userid}/power_state"} 1`,
+		`zguest_hostd_backend_errors_total{overallRC="404",route="GET /guests/{userid}/power_state"} 1`,
 		"zguest_hostd_deploys_in_flight 0",
 		"process_resident_memory_bytes",
 	} {

@@ -285,14 +285,22 @@ func (b *Backend) partition(ctx context.Context, userid string) (*guest, *hmc.Pa
 
 // HostInfo reports the subset as nova-dpm does: vcpus = the subset's
 // maximum, vcpus_used = the largest guest (processors are shared),
-// memory used = the sum of the guests' memory.
+// memory used = the sum of the guests' memory; disk figures are the
+// CPC's storage-group volumes (hostdisk.go).
 func (b *Backend) HostInfo(ctx context.Context) (api.HostInfo, error) {
 	cpc, err := b.c.GetCPC(ctx, b.cfg.CPC)
 	if err != nil {
 		return api.HostInfo{}, hmcErr(api.ModGuest, "read the CPC", err)
 	}
 	procs, mem := b.used()
+	total, used, _, err := b.diskGB(ctx, cpc)
+	if err != nil {
+		return api.HostInfo{}, hmcErr(api.ModGuest, "read the CPC's storage groups", err)
+	}
 	return api.HostInfo{
+		DiskTotal:          total,
+		DiskUsed:           used,
+		DiskAvailable:      max(total-used, 0),
 		HypervisorHostname: b.cfg.Host,
 		HypervisorType:     "PRSM",
 		HypervisorVersion:  seVersion(cpc.SEVersion),

@@ -31,9 +31,7 @@ func hmcErr(mod int, what string, err error) error {
 	return &api.Error{OverallRC: overall, ModID: mod, RC: e.HTTPStatus, RS: e.Reason, Msg: fmt.Sprintf("%s: %v", what, e), Err: err}
 }
 
-func guestNotFound(userid string) error {
-	return &api.Error{OverallRC: 404, ModID: api.ModGuest, RC: 404, RS: 1, Msg: fmt.Sprintf("Guest '%s' does not exist", userid)}
-}
+func guestNotFound(userid string) error { return api.GuestNotExist(userid) }
 
 func inputErr(mod int, format string, a ...any) error {
 	return &api.Error{OverallRC: 100, ModID: mod, RC: 100, RS: 1, Msg: fmt.Sprintf(format, a...)}

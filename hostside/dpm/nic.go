@@ -388,9 +388,14 @@ func (b *Backend) ConfigMinidisks(ctx context.Context, userid string, disks []ap
 	return unsupported("minidisks")
 }
 func (b *Backend) ImportImage(ctx context.Context, im api.ImageImport) error {
-	return unsupported("image import (DPM guests boot from FCP volumes)")
+	e := api.NotSupported(api.ModImage, "image_import")
+	e.Msg += "; DPM partitions boot from FCP volumes, not from imported images"
+	return e
 }
 func (b *Backend) QueryImages(ctx context.Context, name string) ([]api.Image, error) {
+	if name != "" {
+		return nil, api.ImageNotExist(name) // no image is ever imported
+	}
 	return []api.Image{}, nil
 }
 func (b *Backend) DeleteImage(ctx context.Context, name string) error {

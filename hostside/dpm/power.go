@@ -33,7 +33,13 @@ func (b *Backend) Action(ctx context.Context, userid string, a api.PowerAction) 
 	}
 	switch a.Name {
 	case "pause", "unpause":
-		return unsupported("the " + a.Name + " action")
+		// The original's "not implemented" answer (errors['serviceNotSupport']
+		// rs 1) with the reason: the HMC's DPM API has no operation that
+		// halts a partition's processors and resumes them (nova-dpm did
+		// not implement pause either).
+		e := api.NotSupported(api.ModGuest, "guest_"+a.Name)
+		e.Msg += "; a DPM partition cannot be paused (the HMC has no such operation)"
+		return e
 	case "start", "stop", "softstop", "reboot", "reset":
 	default:
 		return inputErr(api.ModGuest, "unknown action %q", a.Name)

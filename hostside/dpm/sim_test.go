@@ -184,7 +184,7 @@ func TestSpawnAndEveryOperation(t *testing.T) {
 	if st, _ := e.b.PowerState(ctx, "GUEST1"); st != "on" {
 		t.Errorf("after reboot: %s", st)
 	}
-	if err := e.b.Action(ctx, "GUEST1", api.PowerAction{Name: "pause"}); apiErr(t, err).OverallRC != 501 {
+	if err := e.b.Action(ctx, "GUEST1", api.PowerAction{Name: "pause"}); apiErr(t, err).OverallRC != 501 || apiErr(t, err).ModID != api.ModGuest || apiErr(t, err).RS != 1 {
 		t.Errorf("pause: %v", err)
 	}
 	// NIC delete drops the token.

@@ -11,7 +11,7 @@ import (
 )
 
 // Messages used in several places. The 409/1 and 400/8 texts are the
-// real HMC's (dpm.md 3.2 and 2.1).
+// real HMC's (docs/facts/dpm.md 3.2 and 2.1).
 const (
 	msgBadState   = "The partition is not in a valid state to perform the operation"
 	msgNotUnique  = "The value of name does not provide a unique value for the corresponding data model property as required"

@@ -87,6 +87,11 @@ type Config struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	Log *slog.Logger
+
+	// SCP is the scp binary image_export uses for remote_host
+	// (default /usr/bin/scp); SSHPort its -P (default 22).
+	SCP     string
+	SSHPort int
 }
 
 // Backend is the KVM backend.
@@ -677,6 +682,7 @@ func (b *Backend) HostInfo(ctx context.Context) (api.HostInfo, error) {
 		DiskAvailable:      avail,
 		CPUInfo:            api.CPUInfo{CECModel: string(cm), Architecture: "s390x"},
 		ZVMHost:            host,
+		IPLTime:            iplTime(time.Local),
 	}, nil
 }
 

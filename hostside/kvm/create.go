@@ -213,6 +213,9 @@ func (b *Backend) Deploy(ctx context.Context, userid string, d api.DeploySpec) e
 		return inputErr(api.ModGuest, "deploy %s: hostname %q: want letters, digits, inner hyphens and dots (RFC 1123), at most 253 characters", userid, d.Hostname)
 	}
 	im, err := b.image(d.Image)
+	if err != nil && api.AsError(err).OverallRC == 404 {
+		return api.ImageRecordMissing(d.Image)
+	}
 	if err != nil {
 		return err
 	}

@@ -35,9 +35,7 @@ func lvErr(mod int, what string, err error) error {
 		Msg: fmt.Sprintf("%s: libvirt error %d (%s): %s", what, le.Code, code, le.Message), Err: err}
 }
 
-func guestNotFound(userid string) error {
-	return &api.Error{OverallRC: 404, ModID: api.ModGuest, RC: 404, RS: 1, Msg: fmt.Sprintf("Guest '%s' does not exist", userid)}
-}
+func guestNotFound(userid string) error { return api.GuestNotExist(userid) }
 
 func guestExists(userid string) error {
 	return &api.Error{OverallRC: 409, ModID: api.ModGuest, RC: 409, RS: 2, Msg: fmt.Sprintf("Guest '%s' already exists", userid)}
@@ -59,13 +57,7 @@ func internalErr(mod int, what string, err error) error {
 	return &api.Error{OverallRC: 500, ModID: mod, RC: 500, RS: 0, Msg: fmt.Sprintf("%s: %v", what, err), Err: err}
 }
 
-func imageNotFound(name string) error {
-	return &api.Error{OverallRC: 300, ModID: api.ModImage, RC: 300, RS: 20, Msg: fmt.Sprintf("Image '%s' does not exist; import it first (POST /images)", name)}
-}
-
-func imageExists(name string) error {
-	return &api.Error{OverallRC: 300, ModID: api.ModImage, RC: 300, RS: 13, Msg: fmt.Sprintf("Image '%s' already exists", name)}
-}
+func imageExists(name string) error { return api.ImageNameExists(name) }
 
 func unsupported(what string) error {
 	return &api.Error{OverallRC: 501, ModID: api.ModGeneric, RC: 501, RS: 0, Msg: what + " is not supported by the KVM backend"}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/zguest/zguest/builder/qcow2"
 	"github.com/zguest/zguest/hostside/api"
+	"github.com/zguest/zguest/hostside/remotehost"
 	"github.com/zguest/zguest/hostside/source"
 )
 
@@ -50,7 +51,7 @@ func (b *Backend) image(name string) (*imageRecord, error) {
 	}
 	raw, err := os.ReadFile(filepath.Join(b.imageDir(name), "image.json"))
 	if os.IsNotExist(err) {
-		return nil, imageNotFound(name)
+		return nil, api.ImageNotExist(name)
 	}
 	if err != nil {
 		return nil, internalErr(api.ModImage, "image "+name, err)
@@ -85,7 +86,9 @@ func (b *Backend) ImportImage(ctx context.Context, in api.ImageImport) error {
 		return &api.Error{OverallRC: 300, ModID: api.ModImage, RC: 300, RS: 4, Msg: fmt.Sprintf("image %s: URL %q: want file:///absolute/path on this host", in.ImageName, in.URL)}
 	}
 	if in.RemoteHost != "" {
-		b.log.Info("image import: remote_host ignored, reading the file locally", "image", in.ImageName, "remote_host", in.RemoteHost)
+		if err := remotehost.CheckPath(in.RemoteHost, u.Path); err != nil {
+			return &api.Error{OverallRC: 300, ModID: api.ModImage, RC: 300, RS: 11, Msg: fmt.Sprintf("The specified remote_host %s format invalid: %v", in.RemoteHost, err), Err: err}
+		}
 	}
 	b.imgMu.Lock()
 	defer b.imgMu.Unlock()
@@ -97,7 +100,19 @@ func (b *Backend) ImportImage(ctx context.Context, in api.ImageImport) error {
 		return internalErr(api.ModImage, "image store", err)
 	}
 	defer os.RemoveAll(tmp) // after a successful rename there is nothing left
-	im, err := importFile(u.Path, tmp, in.ImageName)
+	src := u.Path
+	if in.RemoteHost != "" {
+		// As the original's image_import: scp from remote_host (nova
+		// sends <user>@<my_ip>, its own host), then import the copy.
+		src = filepath.Join(tmp, "download")
+		if err := b.scpGet(ctx, in.RemoteHost, u.Path, src); err != nil {
+			return &api.Error{OverallRC: 300, ModID: api.ModImage, RC: 300, RS: 10, Msg: fmt.Sprintf("Image import error: Copying image file from remote filesystem failed with error %v", err), Err: err}
+		}
+	}
+	im, err := importFile(src, tmp, in.ImageName)
+	if src != u.Path {
+		os.Remove(src)
+	}
 	if err != nil {
 		return &api.Error{OverallRC: 300, ModID: api.ModImage, RC: 300, RS: 4, Msg: fmt.Sprintf("image %s: %v", in.ImageName, err), Err: err}
 	}
@@ -194,7 +209,7 @@ func (b *Backend) DeleteImage(ctx context.Context, name string) error {
 	b.imgMu.Lock()
 	defer b.imgMu.Unlock()
 	im, err := b.image(name)
-	if err != nil && api.AsError(err).RS == 20 {
+	if err != nil && api.AsError(err).OverallRC == 404 {
 		return nil
 	}
 	if err != nil {

@@ -41,6 +41,15 @@ func (r *runner) run(ctx context.Context, argv ...string) ([]byte, error) {
 	case "convert":
 		return nil, os.WriteFile(argv[len(argv)-1], []byte("QFI\xfb"), 0o644)
 	}
+	// scp from a remote host: the "remote" is this host's file system.
+	if n := len(argv); strings.HasSuffix(argv[0], "scp") && n > 2 && strings.Contains(argv[n-2], ":/") {
+		_, path, _ := strings.Cut(argv[n-2], ":")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		return nil, os.WriteFile(argv[n-1], b, 0o600)
+	}
 	return nil, nil
 }
 
@@ -679,7 +688,7 @@ func TestImages(t *testing.T) {
 		t.Errorf("root disk size %q %v", n, err)
 	}
 	p := filepath.Join(e.dir, "img.raw")
-	wantErr(t, e.b.ImportImage(ctx, api.ImageImport{ImageName: "img", URL: "file://" + p}), 300, 13, "already exists")
+	wantErr(t, e.b.ImportImage(ctx, api.ImageImport{ImageName: "img", URL: "file://" + p}), 300, 13, "already exist in image database")
 	wantErr(t, e.b.ImportImage(ctx, api.ImageImport{ImageName: "x", URL: "http://h/x"}), 300, 4, "file://")
 	wantErr(t, e.b.ImportImage(ctx, api.ImageImport{ImageName: "x", URL: "file:///nonexistent"}), 300, 4, "no such file")
 	wantErr(t, e.b.ImportImage(ctx, api.ImageImport{ImageName: "../x", URL: "file://" + p}), 100, 1, "image name")
@@ -691,7 +700,7 @@ func TestImages(t *testing.T) {
 		t.Errorf("failed imports left images: %+v", ims)
 	}
 	_, err = e.b.QueryImages(ctx, "nope")
-	wantErr(t, err, 300, 20, "does not exist")
+	wantErr(t, err, 404, 1, "Image with name: nope does not exist.")
 	// An image under an overlay cannot go.
 	e.guest("I1")
 	wantErr(t, e.b.DeleteImage(ctx, "img"), 409, 5, "I1")

@@ -14,7 +14,14 @@
 // ImageDiskCreateDM, ...) build the parameter layouts of zthin's
 // vmapi*.c. Passwords are never logged and never appear in errors.
 //
-// Layouts follow docs/facts/zvm-connector.md §4.2 and feilong's
-// zthin-parts/zthin/src/vmapi*.c; the server side of the framing
-// (ReadRequest, WriteResponse) serves the simulator in hostside/zvmsim.
+// Layouts (docs/facts/zvm-connector.md §4.2) follow the z/VM cloud connector's C client, zthin
+// (zthin-parts/zthin/src/vmapi*.c for the inputs, the parser tables in
+// include/vmapi*.h read by smapiTableParser.c for the outputs), and the
+// replies of a real z/VM recorded by pysmapi. Replies are read as zthin's
+// table parser reads them: an output may end early (a single image's
+// Image_Activate has no counts), arrays carry a total length and, where
+// zthin's table says so, a length per structure. Image_Query_DM answers
+// DirMaint's 80-byte card images, read by ParseDirectory. The server side
+// of the framing (ReadRequest, EncodeOutput) serves the simulator in
+// hostside/zvmsim.
 package smapi

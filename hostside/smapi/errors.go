@@ -30,8 +30,9 @@ const (
 	RSAsyncDone     = 100
 	RSAsyncRunning  = 104
 	RSAsyncFailed   = 108
-	RCUnknownFunc   = 900 // guess: code the simulator uses for a function it does not implement
-	RCRecordTooLong = 24  // records over 72 characters are a syntax error (rc 24)
+	RCServer        = 900 // SMAPI server error; 900/12: the function does not exist (rcdescriptions.c)
+	RSNoFunction    = 12
+	RCRecordTooLong = 24 // records over 72 characters are a syntax error (rc 24)
 )
 
 // Error is a SMAPI call that completed with a non-zero return code.
@@ -103,6 +104,16 @@ func Describe(rc, rs int) string {
 		return "not enough free disk space in the disk pool"
 	case [2]int{436, 4}:
 		return "profile included not found"
+	case [2]int{200, 16}:
+		return "image being deactivated"
+	case [2]int{200, 28}:
+		return "some images in list not activated"
+	case [2]int{200, 32}:
+		return "some images in list not deactivated"
+	case [2]int{900, 12}:
+		return "specified function does not exist"
+	case [2]int{900, 20}:
+		return "total length does not match the specified input data"
 	}
 	switch rc {
 	case 24:

@@ -45,31 +45,33 @@ func (c *Client) ImageDeleteDM(ctx context.Context, target string) error {
 	return err
 }
 
-// ImageQueryDM returns target's directory records.
+// ImageQueryDM returns target's directory statements, read from the
+// card images the server answers (see ParseDirectory).
 func (c *Client) ImageQueryDM(ctx context.Context, target string) ([]string, error) {
 	resp, err := c.Call(ctx, FnImageQueryDM, target, nil)
 	if err != nil {
 		return nil, err
 	}
-	recs, err := NewParamReader(resp.Data).Array()
+	cards, err := NewParamReader(resp.Data).Array()
+	if err == nil {
+		cards, err = ParseDirectory(cards)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("SMAPI %s for %s: output: %w", FnImageQueryDM, target, err)
 	}
-	return recs, nil
+	return cards, nil
 }
 
-// ImageActivate logs target on.
+// ImageActivate logs target on (see Activate for the counts).
 func (c *Client) ImageActivate(ctx context.Context, target string) error {
-	_, err := c.Call(ctx, FnImageActivate, target, nil)
+	_, err := c.Activate(ctx, target)
 	return err
 }
 
 // ImageDeactivate logs target off; forceTime is "IMMED", "WITHIN n" or
-// "BY hh:mm" ("" = the system default).
+// "BY hh:mm" ("" = the system default). See Deactivate for the counts.
 func (c *Client) ImageDeactivate(ctx context.Context, target, forceTime string) error {
-	var p Params
-	p.String(forceTime)
-	_, err := c.Call(ctx, FnImageDeactivate, target, p.Bytes())
+	_, err := c.Deactivate(ctx, target, forceTime)
 	return err
 }
 
@@ -157,12 +159,13 @@ func (c *Client) VNADeleteDM(ctx context.Context, target, vdev string) error {
 	return err
 }
 
-// ImageConsoleGet spools target's console into the caller's reader and
-// returns the output data (the simulator returns the spool id as an
-// int32; guess: real SMAPI's output for this function is not modelled).
-func (c *Client) ImageConsoleGet(ctx context.Context, target string) ([]byte, error) {
-	resp, err := c.Call(ctx, FnImageConsoleGet, target, nil)
-	return resp.Data, err
+// ImageConsoleGet closes target's console log to the caller's reader.
+// The reply carries no data (zthin's Image_Console_Get layout): the file
+// is found by listing the reader, a class T file from target whose
+// device type is CON.
+func (c *Client) ImageConsoleGet(ctx context.Context, target string) error {
+	_, err := c.Call(ctx, FnImageConsoleGet, target, nil)
+	return err
 }
 
 // Vswitch and NIC coupling functions.
@@ -186,9 +189,9 @@ func (c *Client) VNAConnectVswitchDM(ctx context.Context, target, vdev, vswitch 
 }
 
 // VNAConnectVswitch couples the NIC at vdev to vswitch on the running
-// target (CP COUPLE). Same layout as VNAConnectVswitchDM.
-// guess: the layout is taken to be the _DM one (zthin's
-// vmapiVirtualNetworkAdapterConnectVswitch.c was not read).
+// target (CP COUPLE). Same layout as VNAConnectVswitchDM (zthin
+// vmapiVirtualNetworkAdapterConnectVswitch.c: device number 1-4, switch
+// name 1-8).
 func (c *Client) VNAConnectVswitch(ctx context.Context, target, vdev, vswitch string) error {
 	var p Params
 	p.String(vdev).String(vswitch)
@@ -206,8 +209,8 @@ func (c *Client) VNADisconnectDM(ctx context.Context, target, vdev string) error
 	return err
 }
 
-// VNADisconnect uncouples the NIC at vdev on the running target.
-// guess: same layout as VNADisconnectDM.
+// VNADisconnect uncouples the NIC at vdev on the running target; same
+// layout as VNADisconnectDM (zthin vmapiVirtualNetworkAdapterDisconnect.c).
 func (c *Client) VNADisconnect(ctx context.Context, target, vdev string) error {
 	var p Params
 	p.String(vdev)

@@ -15,7 +15,7 @@ import (
 )
 
 // SetupDiskScript is the worker aemod.doscript carries (POSIX sh, written
-// from the documented behaviour of the original's setupDisk, zvm.md
+// from the documented behaviour of the original's setupDisk, docs/facts/zvm-connector.md
 // §2.6).
 //
 //go:embed setupDisk.sh

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 
 	"github.com/zguest/zguest/hostside/api"
 	"github.com/zguest/zguest/hostside/smapi"
@@ -37,8 +38,14 @@ type Config struct {
 	// SSHPort is passed with -P (22).
 	SCP     string
 	SSHPort int
-	// Host describes the z/VM system for GET /host.
-	Host api.HostInfo
+	// HostName, if set, is GET /host's hypervisor_hostname instead of
+	// the z/VM system name (CP QUERY USERID).
+	HostName string
+	// Root, if set, is where the connector guest's /proc is found;
+	// otherwise the CP access provides /proc/sysinfo if it can
+	// (zvmcp.Native: under its root; the simulator: its own), else
+	// /proc/sysinfo is read.
+	Root string
 	Log  *slog.Logger
 	// Timeouts per operation kind (zero fields: defaults).
 	Timeouts Timeouts
@@ -50,9 +57,10 @@ type Config struct {
 
 // Backend implements api.Backend for z/VM.
 type Backend struct {
-	c     Config
-	store Store
-	log   *slog.Logger
+	c      Config
+	store  Store
+	log    *slog.Logger
+	selfID atomic.Value // string: the connector's userid (hostinfo.go)
 }
 
 var _ api.Backend = (*Backend)(nil)
@@ -129,15 +137,6 @@ func (b *Backend) guest(ctx context.Context, userid string) (Guest, error) {
 		return Guest{}, guestNotFound(userid)
 	}
 	return g, nil
-}
-
-// HostInfo implements api.Backend from the configured host description.
-func (b *Backend) HostInfo(context.Context) (api.HostInfo, error) {
-	h := b.c.Host
-	if h.HypervisorType == "" {
-		h.HypervisorType = "zvm"
-	}
-	return h, nil
 }
 
 // ListGuests implements api.Backend: the guests this connector created.

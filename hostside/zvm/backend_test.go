@@ -137,6 +137,21 @@ func TestPowerAndDelete(t *testing.T) {
 	if st, _ := r.b.PowerState(ctx, "LINUX01"); st != "on" {
 		t.Errorf("after start: %s", st)
 	}
+	// pause and unpause are Image_Pause; a paused guest stays logged on.
+	for _, a := range []struct {
+		name   string
+		paused bool
+	}{{"pause", true}, {"unpause", false}} {
+		if err := r.b.Action(ctx, "LINUX01", api.PowerAction{Name: a.name}); err != nil {
+			t.Fatalf("%s: %v", a.name, err)
+		}
+		if r.sim.Paused("LINUX01") != a.paused {
+			t.Errorf("after %s: paused %v", a.name, !a.paused)
+		}
+		if st, _ := r.b.PowerState(ctx, "LINUX01"); st != "on" {
+			t.Errorf("after %s: %s", a.name, st)
+		}
+	}
 	info, err := r.b.GuestInfo(ctx, "LINUX01")
 	if err != nil || info.NumCPU != 2 || info.MemKB != 2<<20 || info.PowerState != "on" {
 		t.Errorf("%+v %v", info, err)
@@ -266,7 +281,7 @@ func TestImagesAndDeploy(t *testing.T) {
 	if n, err := r.b.ImageRootDiskSize(ctx, "img1"); err != nil || n != "100" {
 		t.Errorf("%q %v", n, err)
 	}
-	if _, err := r.b.QueryImages(ctx, "nope"); apiErr(t, err).RS != 20 {
+	if _, err := r.b.QueryImages(ctx, "nope"); apiErr(t, err).OverallRC != 404 || apiErr(t, err).RS != 1 {
 		t.Errorf("%v", err)
 	}
 	if _, err := r.b.CreateGuest(ctx, spec("LINUX01")); err != nil {
@@ -326,9 +341,11 @@ func TestParseHeader(t *testing.T) {
 func FuzzParseHeader(f *testing.F) {
 	f.Add([]byte("xCAT CKD Disk Image:    3338 CYL HLen: 0055 GZIP: 6"))
 	f.Add([]byte("xCAT FBA Disk Image: 2097152 BLK"))
+	f.Add([]byte("z/VM FBA Disk Image:           0 BLK HLen: 0055 GZIP: 0"))
+	f.Add([]byte("xCAT CKD Disk Image:       1 CYL HLen: 1024 GZIP: 9"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, err := zvm.ParseHeader(b)
-		if err == nil && (h.Size <= 0 || (h.Len != 36 && h.Len != 512)) {
+		if err == nil && (h.Size < 0 || h.Level < 0 || h.Level > 9 || (h.Len != 36 && h.Len%512 != 0) || h.Len > 10240) {
 			t.Fatalf("%+v", h)
 		}
 	})
@@ -338,12 +355,12 @@ func TestDiskUnits(t *testing.T) {
 	for _, c := range []struct {
 		in, typ string
 		want    int32
-	}{{"10g", "3390", 14564}, {"3338:CYL", "3390", 3338}, {"1m", "9336", 2048}, {"100:BLK", "9336", 100}} {
+	}{{"10g", "3390", 14564}, {"3338:CYL", "3390", 3338}, {"1m", "9336", 2048}, {"100:BLK", "9336", 100}, {"3338", "3390", 3338}, {"467200", "9336", 467200}} {
 		if got, err := zvm.DiskUnits(c.in, c.typ); err != nil || got != c.want {
 			t.Errorf("%s %s: %d %v", c.in, c.typ, got, err)
 		}
 	}
-	for _, bad := range []string{"", "g", "10x", "-1g", "5:BLK"} {
+	for _, bad := range []string{"", "g", "10x", "-1g", "5:BLK", "0", "99999999999"} {
 		if _, err := zvm.DiskUnits(bad, "3390"); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

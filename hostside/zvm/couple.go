@@ -94,11 +94,11 @@ func (b *Backend) CoupleNIC(ctx context.Context, userid, vdev string, c api.Coup
 
 // setTarget is the SMAPI target of Virtual_Network_Vswitch_Set_Extended:
 // the connector's own userid, as the original's get_smt_userid.
-// guess: the guest's userid when no zcc_userid is configured (older
-// FL versions passed it as -T).
-func (b *Backend) setTarget(userid string) string {
-	if b.c.Host.ZCCUserID != "" {
-		return strings.ToUpper(b.c.Host.ZCCUserID)
+// guess: the guest's userid when CP QUERY USERID fails (older FL
+// versions passed it as -T).
+func (b *Backend) setTarget(ctx context.Context, userid string) string {
+	if id := b.ownUserid(ctx); id != "" {
+		return id
 	}
 	return userid
 }
@@ -109,7 +109,7 @@ func (b *Backend) couple(ctx context.Context, userid, vdev, vsw string, c api.Co
 		kv = append(kv, "user_vlan_id="+strconv.Itoa(c.VLANID))
 	}
 	kv = append(kv, "persist=YES")
-	if err := b.c.SMAPI.VswitchSetExtended(ctx, b.setTarget(userid), kv...); err != nil {
+	if err := b.c.SMAPI.VswitchSetExtended(ctx, b.setTarget(ctx, userid), kv...); err != nil {
 		switch {
 		case isCodes(err, 212, 40):
 			return notExist(api.ModNetwork, "Vswitch %s does not exist", vsw)

@@ -18,8 +18,7 @@ func vswRig(t *testing.T) *rig {
 	t.Helper()
 	dir := t.TempDir()
 	sim, cl := serveSim(t, zvmsim.Options{DiskDir: filepath.Join(dir, "disks"), VSwitches: []string{"VSW1", "vsw2"}})
-	b, err := zvm.New(zvm.Config{SMAPI: cl, CP: sim.CP(), Disks: sim.CP(), ImageRepo: filepath.Join(dir, "images"), DiskPool: "ECKD:POOL1",
-		Host: api.HostInfo{ZCCUserID: sim.HostID()}})
+	b, err := zvm.New(zvm.Config{SMAPI: cl, CP: sim.CP(), Disks: sim.CP(), ImageRepo: filepath.Join(dir, "images"), DiskPool: "ECKD:POOL1"})
 	if err != nil {
 		t.Fatal(err)
 	}

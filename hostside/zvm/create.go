@@ -18,7 +18,7 @@ import (
 const CylinderBytes = 737280
 
 // DirectoryRecords builds the directory entry of g as the connector's
-// makevm does (zvm.md §2.2), in order.
+// makevm does (docs/facts/zvm-connector.md §2.2), in order.
 func (b *Backend) DirectoryRecords(g api.GuestSpec) ([]string, error) {
 	if g.VCPUs < 1 || g.Memory < 1 {
 		return nil, inputErr("guest %s: vcpus and memory must be positive", g.UserID)
@@ -86,10 +86,19 @@ func (b *Backend) DirectoryRecords(g api.GuestSpec) ([]string, error) {
 }
 
 // DiskUnits converts a disk_list size ("10g", "512m", "3338:CYL",
-// "2097152:BLK") into allocation units of devType (3390 cylinders or
-// 9336 512-byte blocks).
+// "2097152:BLK", or a bare number of devType's units, "3338", which is
+// what nova's driver sends from image_get_root_disk_size for a flavor
+// with root_gb 0; smtLayer generalUtils.cvtToCyl takes it as is) into
+// allocation units of devType (3390 cylinders or 9336 512-byte blocks).
 func DiskUnits(size, devType string) (int32, error) {
 	s := strings.ToUpper(strings.TrimSpace(size))
+	if s != "" && strings.Trim(s, "0123456789") == "" {
+		v, err := strconv.ParseInt(s, 10, 32)
+		if err != nil || v <= 0 {
+			return 0, fmt.Errorf("disk size %q: bad number of units", size)
+		}
+		return int32(v), nil
+	}
 	if n, unit, ok := strings.Cut(s, ":"); ok {
 		v, err := strconv.ParseInt(n, 10, 32)
 		if err != nil || v <= 0 {

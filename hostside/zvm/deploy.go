@@ -6,16 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/zguest/zguest/hostside/api"
 	"github.com/zguest/zguest/hostside/source"
 )
 
-// Deploy implements api.Backend (zvm.md §2.4): copy the image onto the
+// Deploy implements api.Backend (docs/facts/zvm-connector.md §2.4): copy the image onto the
 // root minidisk (unless skipdiskcopy), punch the transport file
 // (cfgdrive.iso) class X, punch the NIC list when the guest has NICs, and
 // record os_version.
@@ -31,7 +29,7 @@ func (b *Backend) Deploy(ctx context.Context, userid string, d api.DeploySpec) e
 		return internalErr(api.ModImage, err)
 	}
 	if !ok {
-		return imageNotFound(d.Image)
+		return api.ImageRecordMissing(d.Image)
 	}
 	vdev := d.Vdev
 	if vdev == "" {
@@ -116,10 +114,8 @@ func (b *Backend) punchTransport(ctx context.Context, r *run, userid string, d a
 	ctx, cancel := opContext(ctx, "transport", b.c.Timeouts.orDefaults().Transport)
 	defer cancel()
 	if d.RemoteHost != "" {
-		cmd := exec.CommandContext(ctx, b.c.SCP, "-B", "-P", strconv.Itoa(b.c.SSHPort), "-o", "StrictHostKeyChecking=no",
-			d.RemoteHost+":"+d.TransportFiles, dst)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("copy %s from %s with scp: %w: %s", d.TransportFiles, d.RemoteHost, err, strings.TrimSpace(string(out)))
+		if err := b.scpFrom(ctx, d.RemoteHost, d.TransportFiles, dst); err != nil {
+			return err
 		}
 	} else if err := copyFile(ctx, d.TransportFiles, dst); err != nil {
 		return fmt.Errorf("copy transport file: %w", err)

@@ -11,6 +11,20 @@
 // agent/niclist) at deploy when the guest has NICs and whenever network
 // interfaces are created.
 //
+// GET /host (hostinfo.go) asks CP, the connector guest's /proc/sysinfo
+// and four SMAPI queries, as getHost.py does. Capture (capture.go)
+// writes the root minidisk as an xCAT image under staging/, moves it to
+// netboot/ and records it; it is not journaled: a crash in the middle
+// leaves at most a staging directory and a stopped guest, never a record
+// without its file.
+//
+// Files nova names on its own host (the config drive of deploy's
+// transportfiles, image_import's file:// URL) are copied with scp from
+// the remotehost / remote_host it sends (user@host; -B, the configured
+// remotehost_sshd_port), as the original does; without one they are read
+// locally. pause and unpause are SMAPI Image_Pause; a paused guest stays
+// logged on ("on").
+//
 // State (guests, their os_version and NICs, images) and a journal of
 // operations in progress are kept behind the Store interface: BoltStore
 // (over hostside/store, the daemon's crash-safe file) or MemStore (in

@@ -20,17 +20,7 @@ func smapiErr(what string, err error) error {
 	return &api.Error{OverallRC: 25, ModID: api.ModSMT, RC: 25, RS: 0, Msg: fmt.Sprintf("%s: SMAPI unreachable or the connection failed; check the SMAPI server address and that it is running", what), Err: err}
 }
 
-func guestNotFound(userid string) error {
-	return &api.Error{OverallRC: 404, ModID: api.ModGuest, RC: 404, RS: 1, Msg: fmt.Sprintf("Guest '%s' does not exist", userid)}
-}
-
-func imageNotFound(name string) error {
-	return &api.Error{OverallRC: 300, ModID: api.ModImage, RC: 300, RS: 20, Msg: fmt.Sprintf("Image '%s' does not exist; import it first (POST /images)", name)}
-}
-
-func imageExists(name string) error {
-	return &api.Error{OverallRC: 300, ModID: api.ModImage, RC: 300, RS: 13, Msg: fmt.Sprintf("Image '%s' already exists", name)}
-}
+func guestNotFound(userid string) error { return api.GuestNotExist(userid) }
 
 func inputErr(format string, a ...any) error {
 	return &api.Error{OverallRC: 100, ModID: api.ModGuest, RC: 100, RS: 1, Msg: fmt.Sprintf(format, a...)}

@@ -29,13 +29,13 @@ func (b *Backend) ImportImage(ctx context.Context, im api.ImageImport) error {
 	if _, ok, err := b.store.Image(ctx, im.ImageName); err != nil {
 		return internalErr(api.ModImage, err)
 	} else if ok {
-		return imageExists(im.ImageName)
+		return api.ImageNameExists(im.ImageName)
 	}
 	u, err := url.Parse(im.URL)
 	if err != nil || u.Scheme != "file" || u.Path == "" {
 		return &api.Error{OverallRC: 300, ModID: api.ModImage, RC: 300, RS: 4, Msg: fmt.Sprintf("image %s: URL %q: %v", im.ImageName, im.URL, errBadURL)}
 	}
-	return b.importStaged(ctx, im.ImageName, osv, u.Path)
+	return b.importStaged(ctx, im, osv, u.Path)
 }
 
 // describe sets the format and disk size units of an imported image: the
@@ -93,7 +93,7 @@ func (b *Backend) QueryImages(ctx context.Context, name string) ([]api.Image, er
 			return nil, internalErr(api.ModImage, err)
 		}
 		if !ok {
-			return nil, imageNotFound(name)
+			return nil, api.ImageNotExist(name)
 		}
 		recs = []ImageRecord{r}
 	} else {
@@ -136,7 +136,7 @@ func (b *Backend) ImageRootDiskSize(ctx context.Context, name string) (string, e
 		return "", internalErr(api.ModImage, err)
 	}
 	if !ok {
-		return "", imageNotFound(name)
+		return "", api.ImageNotExist(name)
 	}
 	n, _, _ := strings.Cut(r.DiskUnits, ":")
 	return n, nil

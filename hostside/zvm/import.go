@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/zguest/zguest/hostside/api"
+	"github.com/zguest/zguest/hostside/remotehost"
 )
 
 // stagingDir is where imports are copied before they are renamed into
@@ -25,7 +26,8 @@ const stepInPlace = "in-place" // import: the staged directory was renamed to it
 // fsyncs it, renames it into place and records the image, journaled as
 // "import": a crash at any point leaves nothing after Recover but a
 // complete, recorded image or no trace at all.
-func (b *Backend) importStaged(ctx context.Context, name, osv, src string) (err error) {
+func (b *Backend) importStaged(ctx context.Context, im api.ImageImport, osv, src string) (err error) {
+	name := im.ImageName
 	dir := filepath.Join(b.c.ImageRepo, "netboot", osv, name)
 	if _, err := os.Lstat(dir); err == nil {
 		return &api.Error{OverallRC: 300, ModID: api.ModImage, RC: 300, RS: 4,
@@ -55,9 +57,22 @@ func (b *Backend) importStaged(ctx context.Context, name, osv, src string) (err 
 	if err := os.Mkdir(staged, 0o755); err != nil {
 		return internalErr(api.ModImage, fmt.Errorf("image repository: %w", err))
 	}
-	sum, size, err := copyHash(ctx, src, filepath.Join(staged, "0100"))
-	if err != nil {
-		return &api.Error{OverallRC: 300, ModID: api.ModImage, RC: 300, RS: 4, Msg: fmt.Sprintf("image %s: copy %s: %v", name, src, err), Err: err}
+	var sum string
+	var size int64
+	if im.RemoteHost != "" {
+		// As the original's FilesystemBackend.image_import: scp from
+		// remote_host (nova sends <user>@<my_ip>, its own host).
+		if err := remotehost.CheckPath(im.RemoteHost, src); err != nil {
+			return &api.Error{OverallRC: 300, ModID: api.ModImage, RC: 300, RS: 11, Msg: fmt.Sprintf("The specified remote_host %s format invalid: %v", im.RemoteHost, err), Err: err}
+		}
+		if err = b.scpFrom(ctx, im.RemoteHost, src, filepath.Join(staged, "0100")); err == nil {
+			sum, size, err = hashFile(filepath.Join(staged, "0100"))
+		}
+		if err != nil {
+			return &api.Error{OverallRC: 300, ModID: api.ModImage, RC: 300, RS: 10, Msg: fmt.Sprintf("Image import error: Copying image file from remote filesystem failed with error %v", err), Err: err}
+		}
+	} else if sum, size, err = copyHash(ctx, src, filepath.Join(staged, "0100")); err != nil {
+		return &api.Error{OverallRC: 300, ModID: api.ModImage, RC: 300, RS: 12, Msg: fmt.Sprintf("Import image from local file system failed with error %v", err), Err: err}
 	}
 	rec := ImageRecord{Name: name, OSVersion: osv, MD5: sum, SizeBytes: size, Path: filepath.Join(staged, "0100"), LastAccess: float64(time.Now().Unix())}
 	if err := describe(&rec); err != nil {

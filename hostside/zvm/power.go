@@ -3,7 +3,6 @@ package zvm
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
@@ -43,7 +42,7 @@ func (b *Backend) powerState(ctx context.Context, userid string) (string, error)
 // Action implements api.Backend. start is Image_Activate (an active
 // guest is fine), stop Image_Deactivate IMMED (an inactive one is fine),
 // softstop Image_Deactivate WITHIN timeout, reboot and reset deactivate
-// and activate. pause and unpause (Image_Pause) are not implemented.
+// and activate. pause and unpause are Image_Pause PAUSE=YES/NO.
 // guess: softstop and reboot run a shutdown over IUCV in the original;
 // without IUCV the guest gets CP's signal through the force time.
 func (b *Backend) Action(ctx context.Context, userid string, a api.PowerAction) error {
@@ -79,7 +78,7 @@ func (b *Backend) Action(ctx context.Context, userid string, a api.PowerAction) 
 		}
 		return start()
 	case "pause", "unpause":
-		return &api.Error{OverallRC: 501, ModID: api.ModGuest, RC: 501, RS: 0, Msg: fmt.Sprintf("%s of %s: Image_Pause is not implemented by this backend", a.Name, userid)}
+		return b.pause(ctx, userid, a.Name == "pause")
 	}
 	return inputErr("unknown power action %q", a.Name)
 }
@@ -131,31 +130,61 @@ func storKB(s string) int64 {
 	return 0
 }
 
-// ConsoleOutput implements api.Backend: Image_Console_Get spools the
-// console into the connector's reader, which is received and purged.
-// guess: the spool id is taken from the output data; the text is the
-// records with their 0x40 padding removed.
+// ConsoleOutput implements api.Backend as the connector's
+// getVM.getConsole does: Image_Console_Get closes the guest's console to
+// the connector's reader, whose listing names the files from the guest of
+// class T and device type CON; each is received (and so purged) in
+// listing order. The text is the records with their 0x40 padding
+// removed.
 func (b *Backend) ConsoleOutput(ctx context.Context, userid string) (string, error) {
 	if _, err := b.guest(ctx, userid); err != nil {
 		return "", err
 	}
-	data, err := b.c.SMAPI.ImageConsoleGet(ctx, userid)
-	if err != nil {
+	if err := b.c.SMAPI.ImageConsoleGet(ctx, userid); err != nil {
 		return "", smapiErr("console of "+userid, err)
 	}
-	if len(data) < 4 {
-		return "", internalErr(api.ModGuest, fmt.Errorf("console of %s: Image_Console_Get returned no spool id", userid))
-	}
-	id := int(binary.BigEndian.Uint32(data))
-	raw, err := b.c.CP.Receive(ctx, id)
+	files, err := b.ownReader(ctx)
 	if err != nil {
-		return "", internalErr(api.ModGuest, fmt.Errorf("console of %s: receive spool file %04d: %w", userid, id, err))
+		return "", internalErr(api.ModGuest, fmt.Errorf("console of %s: %w", userid, err))
 	}
 	var out []byte
-	for len(raw) > 0 {
-		n := min(80, len(raw))
-		out = append(out, bytes.TrimRight(raw[:n], "\x40")...)
-		raw = raw[n:]
+	found := false
+	for _, f := range files {
+		if !strings.EqualFold(f.Origin, userid) || f.Class != "T" || f.DevType != "CON" {
+			continue
+		}
+		found = true
+		raw, err := b.c.CP.Receive(ctx, f.ID)
+		if err != nil {
+			return "", internalErr(api.ModGuest, fmt.Errorf("console of %s: receive spool file %04d: %w", userid, f.ID, err))
+		}
+		for len(raw) > 0 {
+			n := min(80, len(raw))
+			out = append(out, bytes.TrimRight(raw[:n], "\x40")...)
+			raw = raw[n:]
+		}
+		out = bytes.TrimRight(out, "\x00")
 	}
-	return string(bytes.TrimRight(out, "\x00")), nil
+	if !found {
+		return "", internalErr(api.ModGuest, fmt.Errorf("console of %s: no console spool file from %s in the connector's reader after Image_Console_Get", userid, userid))
+	}
+	return string(out), nil
+}
+
+// pause runs Image_Pause, as the original's smtLayer powerVM.pause and
+// unpause do. A guest that is not logged on answers rc 0 rs 12 ("Image
+// not active"), which smcli, and so the original, reports as success;
+// it is logged here (rs 12: smapi.RSImageNotActive).
+func (b *Backend) pause(ctx context.Context, userid string, pause bool) error {
+	what := map[bool]string{true: "pause", false: "unpause"}[pause]
+	active, err := b.c.SMAPI.ImagePause(ctx, userid, pause)
+	if err != nil {
+		return smapiErr(what+" "+userid, err)
+	}
+	if !active {
+		b.log.Info(what+": the guest is not logged on; nothing to do", "userid", userid)
+		return nil
+	}
+	b.log.Info("power action", "userid", userid, "action", what)
+	return nil
 }

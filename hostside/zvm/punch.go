@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// punchFile sends data to userid's reader as the connector does (zvm.md
+// punchFile sends data to userid's reader as the connector does (docs/facts/zvm-connector.md
 // §2.5): punch to its own reader, CHANGE RDR id CLASS X, TRANSFER * RDR
 // id TO userid RDR; PURGE RDR id when either fails. Each step is
 // journaled in r, or in an operation of its own ("punch") when r is
@@ -83,12 +83,15 @@ func (b *Backend) purgeOwn(ctx context.Context, id int) error {
 
 // rdrFile is one file of QUERY RDR * ALL.
 type rdrFile struct {
-	ID         int
-	Name, Type string
+	ID              int
+	Name, Type      string
+	Origin, DevType string
+	Class           string
 }
 
-// ownReader lists the connector's own reader from QUERY RDR * ALL: spool
-// id in columns 9-12, name 53-62, type 63-71 (zvm.md §1.8).
+// ownReader lists the connector's own reader from QUERY RDR * ALL:
+// originating userid in columns 0-7, spool id 9-12, class 14, device type
+// 16-18, name 53-62, type 63-71 (0-based).
 func (b *Backend) ownReader(ctx context.Context) ([]rdrFile, error) {
 	resp, err := b.c.CP.Exec(ctx, "QUERY RDR * ALL")
 	if err == nil && resp.RC != 0 {
@@ -97,18 +100,26 @@ func (b *Backend) ownReader(ctx context.Context) ([]rdrFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("CP QUERY RDR * ALL: %w", err)
 	}
+	return parseReaderList(resp.Text), nil
+}
+
+// parseReaderList reads the file lines of QUERY RDR * ALL; the header,
+// "NO RDR FILES" and anything without a spool id in columns 9-12 are
+// skipped.
+func parseReaderList(text string) []rdrFile {
 	var out []rdrFile
-	for _, line := range strings.Split(resp.Text, "\n") {
+	for _, line := range strings.Split(text, "\n") {
 		if len(line) < 13 {
 			continue
 		}
 		id, err := strconv.Atoi(line[9:13])
-		if err != nil {
+		if err != nil || id < 0 {
 			continue // header or NO RDR FILES
 		}
-		out = append(out, rdrFile{ID: id, Name: column(line, 53, 63), Type: column(line, 63, 72)})
+		out = append(out, rdrFile{ID: id, Name: column(line, 53, 63), Type: column(line, 63, 72),
+			Origin: column(line, 0, 8), Class: column(line, 14, 15), DevType: column(line, 16, 19)})
 	}
-	return out, nil
+	return out
 }
 
 func column(line string, from, to int) string {

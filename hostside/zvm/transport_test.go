@@ -24,8 +24,8 @@ func TestDeployRemoteTransportFiles(t *testing.T) {
 	argsFile := filepath.Join(r.dir, "scp.args")
 	scp := filepath.Join(r.dir, "scp")
 	script := "#!/bin/sh\nprintf '%s\\n' \"$@\" > " + argsFile + "\n" +
-		"case \"$6\" in *unreachable*) echo 'ssh: connect to host 192.0.2.9 port 2222: Connection refused' >&2; exit 1;; esac\n" +
-		"exec cp \"${6#*:}\" \"$7\"\n"
+		"case \"$7\" in *unreachable*) echo 'ssh: connect to host 192.0.2.9 port 2222: Connection refused' >&2; exit 1;; esac\n" +
+		"exec cp \"${7#*:}\" \"$8\"\n"
 	if err := os.WriteFile(scp, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -50,8 +50,8 @@ func TestDeployRemoteTransportFiles(t *testing.T) {
 	}
 	got, _ := os.ReadFile(argsFile)
 	args := strings.Split(strings.TrimSpace(string(got)), "\n")
-	want := []string{"-B", "-P", "2222", "-o", "StrictHostKeyChecking=no", "nova@192.0.2.9:" + iso}
-	if len(args) != 7 || strings.Join(args[:6], " ") != strings.Join(want, " ") || filepath.Base(args[6]) != "cfgdrive.iso" {
+	want := []string{"-B", "-P", "2222", "-o", "StrictHostKeyChecking=no", "--", "nova@192.0.2.9:" + iso}
+	if len(args) != 8 || strings.Join(args[:7], " ") != strings.Join(want, " ") || filepath.Base(args[7]) != "cfgdrive.iso" {
 		t.Errorf("scp argv %q", args)
 	}
 	files, _ := r.sim.Spool().List("LINUX02")

@@ -238,6 +238,7 @@ type nativeDisk struct {
 }
 
 func (d *nativeDisk) WriteAt(p []byte, off int64) (int, error) { return d.f.WriteAt(p, off) }
+func (d *nativeDisk) ReadAt(p []byte, off int64) (int, error)  { return d.f.ReadAt(p, off) }
 func (d *nativeDisk) Size() int64                              { return d.size }
 
 func (d *nativeDisk) Close() error {

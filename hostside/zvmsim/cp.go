@@ -140,6 +140,8 @@ func (h *HostCP) serve(q zvmcp.WireRequest) zvmcp.WireReply {
 		rep.Data, err = h.Receive(ctx, q.ID)
 	case "disk":
 		rep.Path, rep.Size, err = h.s.DiskPath(q.UserID, q.Vdev)
+	case "sysinfo":
+		rep.Data = h.s.Sysinfo()
 	default:
 		err = fmt.Errorf("unknown operation %q", q.Op)
 	}

@@ -24,6 +24,9 @@ func (s *Sim) Handle(_ context.Context, req smapi.Request) smapi.Response {
 	if rc, rs, ok := s.injected(req.Function, target); ok {
 		return reply(rc, rs)
 	}
+	if r, ok := s.handleHost(req.Function, req.Params); ok {
+		return r
+	}
 	switch req.Function {
 	case smapi.FnImageCreateDM:
 		return s.imageCreate(target, req.Params)
@@ -35,12 +38,12 @@ func (s *Sim) Handle(_ context.Context, req smapi.Request) smapi.Response {
 			return reply(400, 4)
 		}
 		var p smapi.Params
-		p.Array(e.directory())
+		p.Array(s.directoryCards(e))
 		return smapi.Response{Data: p.Bytes()}
 	case smapi.FnImageActivate:
-		return s.activate(target)
+		return s.eachImage(target, 28, s.activate)
 	case smapi.FnImageDeactivate:
-		return s.deactivate(target)
+		return s.eachImage(target, 32, s.deactivate)
 	case smapi.FnImageDiskCreateDM:
 		return s.diskCreate(target, req.Params)
 	case smapi.FnVNACreateExtendedDM:
@@ -59,8 +62,13 @@ func (s *Sim) Handle(_ context.Context, req smapi.Request) smapi.Response {
 		return s.disconnectDM(target, req.Params)
 	case smapi.FnVNADisconnect:
 		return s.disconnect(target, req.Params)
+	case smapi.FnImagePause:
+		return s.pause(target, req.Params)
 	}
-	return reply(smapi.RCUnknownFunc, 0)
+	if h, ok := queryHandlers[req.Function]; ok {
+		return h(s, target, req.Params)
+	}
+	return reply(smapi.RCServer, smapi.RSNoFunction)
 }
 
 func (s *Sim) authenticated(req smapi.Request) bool {
@@ -289,17 +297,20 @@ func (s *Sim) nicDelete(target string, params []byte) smapi.Response {
 	return reply(404, 8)
 }
 
-// consoleGet spools target's console log into the host's reader as
-// CONSOLE LOG and returns its spool id as an int32.
-// guess: the real output layout of Image_Console_Get is not modelled.
+// consoleGet closes target's console log to the caller's (the
+// connector's) reader: a class T file from target with device type CON.
+// Like SMAPI, it answers rc and rs only; the caller finds the file by
+// listing its reader (zthin's Image_Console_Get layout has no output
+// data; the connector's getVM.getConsole lists the reader for files from
+// the guest of class T and type CON).
 func (s *Sim) consoleGet(target string) smapi.Response {
 	if _, ok := s.dir[target]; !ok {
 		return reply(200, 4)
 	}
 	text := strings.Join(s.console[target], "\n") + "\n"
-	id, err := s.spool.Punch(s.spool.HostID(), []byte(text), "CONSOLE", "LOG", 'T')
-	if err != nil {
+	if _, err := s.spool.SpoolConsole(target, s.spool.HostID(), []byte(text)); err != nil {
+		s.log.Error("zvmsim: spool console", "userid", target, "err", err)
 		return reply(396, 0)
 	}
-	return smapi.Response{Data: binary.BigEndian.AppendUint32(nil, uint32(id))}
+	return smapi.Response{}
 }

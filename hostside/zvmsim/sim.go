@@ -49,6 +49,12 @@ type Options struct {
 	VSwitches []string
 	Log       *slog.Logger
 	Clock     func() time.Time
+
+	// Host describes the z/VM system for the host queries (hostinfo.go).
+	Host HostConfig
+	// APILevel is what Query_API_Functional_Level answers in its reason
+	// code; default DefaultAPILevel.
+	APILevel int
 }
 
 // Sim is one simulated z/VM system.
@@ -64,9 +70,11 @@ type Sim struct {
 	profiles map[string]bool
 	console  map[string][]string
 	vswitch  map[string]*vswitch
+	lists    map[string][]string // SMAPI name lists
 	faults   faults
 	reqID    uint32
 	ipl      time.Time
+	paused   map[string]bool // Image_Pause'd and still logged on (pause.go)
 }
 
 type pool struct {
@@ -127,11 +135,13 @@ func New(o Options) (*Sim, error) {
 	if o.Pools == nil {
 		o.Pools = []Pool{{Name: "POOL1", Type: "ECKD", Capacity: 100 << 30}, {Name: "FBAPOOL", Type: "FBA", Capacity: 100 << 30}}
 	}
+	o.Host = o.Host.withDefaults()
 	if o.Profiles == nil {
 		o.Profiles = []string{"OSDFLT"}
 	}
 	s := &Sim{opts: o, spool: o.Spool, cp: cp.New(o.Spool), log: o.Log,
 		dir: map[string]*entry{}, pools: map[string]*pool{}, profiles: map[string]bool{}, console: map[string][]string{}, vswitch: map[string]*vswitch{}, ipl: o.Clock()}
+	s.cp.SetSystemName(o.Host.SystemName)
 	for _, p := range o.Pools {
 		s.pools[strings.ToUpper(p.Name)] = &pool{Pool: p}
 	}

@@ -58,7 +58,7 @@ func (k Kind) info() (kindInfo, bool) {
 		// DIAG 210 tells the driver which of the two it is).
 		return kindInfo{0x2540, 0x00, 0x0000, 0x00, "vmur"}, true
 	case KindVirtioNet:
-		// Measured in a qemu-system-s390x guest (feasibility.md section C):
+		// Measured in a qemu-system-s390x guest (docs/facts/build-host.md, "Booting s390x under QEMU"):
 		// cutype 3832/01, bound by virtio_ccw. guess: devtype 0000/00.
 		return kindInfo{0x3832, 0x01, 0x0000, 0x00, "virtio_ccw"}, true
 	case KindOther:

@@ -12,7 +12,7 @@ import (
 )
 
 // MemLinks is the in-memory NetBackend: a table of network devices with
-// qeth's rules for MAC changes (qeth.md section 4). It doubles as the
+// qeth's rules for MAC changes (docs/facts/qeth.md section 4). It doubles as the
 // "netlink" of unprivileged agent tests: SetHardwareAddr and SetUp behave
 // like RTM_SETLINK on a qeth device. Its errors wrap syscall.Errno values.
 type MemLinks struct {

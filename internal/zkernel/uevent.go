@@ -134,7 +134,7 @@ func upperHex(v uint64, width int) string {
 }
 
 // modalias mirrors snprint_alias in drivers/s390/cio/device.c.
-// guess: uppercase hex digits, as its "%04X" formats (qeth.md only shows
+// guess: uppercase hex digits, as its "%04X" formats (docs/facts/qeth.md only shows
 // decimal-looking digits).
 func modalias(i kindInfo) string {
 	s := "ccw:t" + hex4(i.cuType) + "m" + hex2(i.cuModel)

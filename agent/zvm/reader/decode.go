@@ -7,7 +7,7 @@ import (
 	"fmt"
 )
 
-// Spool page layout (big-endian), vmur-format.md §2.2 and §2.3.
+// Spool page layout (big-endian), docs/facts/zvm-reader.md §2.2 and §2.3.
 const (
 	PageSize   = 4096
 	offMagic   = 0

@@ -28,10 +28,13 @@ func main() {
 	dir := flag.String("dir", "", "scratch directory (default: a new temporary one, removed at the end)")
 	sizeMiB := flag.Int64("size", 2048, "virtual size of the raw image in MiB")
 	dataMiB := flag.Int64("extent", 100, "size of each of the three random extents in MiB")
-	skip := flag.String("skip", "", "comma-free letters: q (qcow2), c (compressed), r (reverse), i (iso), v (vfat)")
-	real := flag.String("real", "", "also compress real files: a tar of these space-separated paths (up to 300 MiB) in a 1 GiB raw")
+	skip := flag.String("skip", "", "comma-free letters: q (qcow2), c (compressed), r (reverse), x (compressed real files), i (iso), v (vfat)")
+	real := flag.String("real", "/usr/bin /usr/share", "compression of real files: a tar of these space-separated paths in a sparse raw (\"\" skips it)")
+	realMiB := flag.Int64("real-data", 360, "MiB of the tar written into the raw")
+	realSize := flag.Int64("real-size", 3072, "virtual size in MiB of the raw holding real files")
+	rt := flag.Bool("rt", false, "run the timed commands of the real-files compression under SCHED_FIFO (chrt -f 1, root): the cores to themselves on a shared machine")
 	flag.Parse()
-	if err := run(*bin, *runs, *dir, *sizeMiB, *dataMiB, *skip, *real); err != nil {
+	if err := run(*bin, *runs, *dir, *sizeMiB, *dataMiB, *skip, *real, *realMiB, *realSize, *rt); err != nil {
 		fmt.Fprintln(os.Stderr, "benchtool:", err)
 		os.Exit(1)
 	}
@@ -46,7 +49,7 @@ func has(s string, c rune) bool {
 	return false
 }
 
-func run(bin string, runs int, dir string, sizeMiB, dataMiB int64, skip, real string) error {
+func run(bin string, runs int, dir string, sizeMiB, dataMiB int64, skip, real string, realMiB, realSize int64, rt bool) error {
 	if dir == "" {
 		d, err := os.MkdirTemp("", "zguest-bench-")
 		if err != nil {
@@ -62,6 +65,9 @@ func run(bin string, runs int, dir string, sizeMiB, dataMiB int64, skip, real st
 		}
 	}
 	raw := filepath.Join(dir, "src.raw")
+	if has(skip, 'q') && has(skip, 'c') && has(skip, 'r') {
+		sizeMiB, dataMiB = 0, 0 // no qcow2 row: no random source
+	}
 	if err := makeRaw(raw, sizeMiB, dataMiB); err != nil {
 		return err
 	}
@@ -99,18 +105,10 @@ func run(bin string, runs int, dir string, sizeMiB, dataMiB int64, skip, real st
 		os.Remove(rq)
 	}
 	os.Remove(raw)
-	if real != "" {
-		rr := filepath.Join(dir, "real.raw")
-		script := fmt.Sprintf("truncate -s 1G %[1]s && (tar cf - %[2]s 2>/dev/null | head -c 300M | dd of=%[1]s conv=notrunc bs=1M status=none)", rr, real)
-		if out, err := exec.Command("sh", "-c", script).CombinedOutput(); err != nil {
-			return fmt.Errorf("%v: %s", err, out)
-		}
-		if err := pair("real files -c (vs qemu-img -c)", min(runs, 3),
-			[]string{bin, "convert", "--compress", rr, o},
-			[]string{"qemu-img", "convert", "-c", "-f", "raw", "-O", "qcow2", rr, q}, o, q); err != nil {
+	if real != "" && !has(skip, 'x') {
+		if err := compressBench(bin, dir, real, realMiB, realSize, min(runs, 3), rt); err != nil {
 			return err
 		}
-		os.Remove(rr)
 	}
 
 	// Config drives. nova's path: write the tree into a temporary

@@ -11,7 +11,7 @@ import (
 	"strings"
 )
 
-// Client speaks the cloud connector REST API as zvm.md section 3 tables
+// Client speaks the cloud connector REST API as docs/facts/zvm-connector.md section 3 tables
 // it (the zvmconnector REST client's DATABASE of paths and bodies): every
 // body is built here as a map, and every answer is read as the generic
 // envelope, so the tests check the wire, not package api's types.

@@ -1,5 +1,5 @@
 // Package apitest holds a stateful fake api.Backend and a REST client of
-// the cloud connector API written from the reference's tables (zvm.md
+// the cloud connector API written from the reference's tables (docs/facts/zvm-connector.md
 // section 3), not from package api's types, for black-box tests.
 package apitest
 
@@ -274,11 +274,11 @@ func (f *Fake) CreateGuest(ctx context.Context, g api.GuestSpec) ([]api.Disk, er
 	return disks, nil
 }
 
-// guest returns the guest or 400/4; f.mu is held.
+// guest returns the guest or the original's 404 (check_guest_exist); f.mu is held.
 func (f *Fake) guest(userid string) (*FakeGuest, error) {
 	g, ok := f.guests[userid]
 	if !ok {
-		return nil, ErrGuestNotFound(userid)
+		return nil, api.GuestNotExist(userid)
 	}
 	return g, nil
 }
@@ -548,7 +548,7 @@ func (f *Fake) QueryImages(ctx context.Context, name string) ([]api.Image, error
 	if name != "" {
 		im, ok := f.images[name]
 		if !ok {
-			return nil, &api.Error{OverallRC: 404, ModID: api.ModImage, RC: 404, RS: 1, Msg: fmt.Sprintf("Image '%s' does not exist.", name)}
+			return nil, api.ImageNotExist(name)
 		}
 		return []api.Image{*im}, nil
 	}
@@ -582,7 +582,7 @@ func (f *Fake) ImageRootDiskSize(ctx context.Context, name string) (string, erro
 	defer f.mu.Unlock()
 	im, ok := f.images[name]
 	if !ok {
-		return "", ErrImageNotFound(name)
+		return "", api.ImageNotExist(name)
 	}
 	size, _, _ := strings.Cut(im.DiskSizeUnits, ":")
 	return size, nil

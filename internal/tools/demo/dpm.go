@@ -225,6 +225,13 @@ func runDPMHostd(agent, hostd string) error {
 	if bad > 0 {
 		return fmt.Errorf("%d of %d NICs not as the daemon was asked", bad, len(want))
 	}
+	fmt.Println("\nHow the guest gets its instance data (hostname, SSH keys, user data, network configuration):\n" +
+		"  a partition has no reader and no cdrom, so the daemon hands it no config drive. An image from\n" +
+		"  `zguest-image build` with target dpm lists cloud-init's datasources ConfigDrive, OpenStack, None:\n" +
+		"  finding no config drive, cloud-init-local runs DHCP on the first NIC (the interface name that\n" +
+		"  sorts first), reads nova's metadata service at http://169.254.169.254/openstack/ through it, and\n" +
+		"  configures every NIC above from network_data.json by the MACs the agent set. The NICs' network\n" +
+		"  needs a DHCP server and a metadata route, as Neutron's DHCP agent gives (builder/imagespec/README.md).")
 	return nil
 }
 

@@ -289,7 +289,7 @@ func (b *Backend) Rename(oldName, newName string) error {
 	if oldName == newName {
 		return nil
 	}
-	// The kernels qeth.md describes refuse to rename an UP device
+	// The kernels docs/facts/qeth.md describes refuse to rename an UP device
 	// (dev_change_name without IFF_LIVE_RENAME_OK); newer kernels, like
 	// the 6.18 host this was measured on, allow it, so refuse here.
 	if nl.Attrs().Flags&net.FlagUp != 0 || (l.detached && l.wasUp) {

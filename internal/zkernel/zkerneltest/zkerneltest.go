@@ -272,7 +272,7 @@ func (u udevDB) Send(ev zkernel.Uevent) error {
 
 // childScript runs in the child's private mount namespace: a tmpfs on
 // /run with an empty /run/udev/control makes libudev monitors listen
-// whatever /dev is (see udev-feasibility.md), then the program replaces
+// whatever /dev is (see docs/facts/udev-emulation.md), then the program replaces
 // the shell.
 const childScript = `mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -p /run/udev && : > /run/udev/control && exec "$0" "$@"`
 

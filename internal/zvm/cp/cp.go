@@ -9,7 +9,8 @@ import (
 
 // CP interprets CP commands against one spool.
 type CP struct {
-	sys *spool.System
+	sys  *spool.System
+	name string // system name (userid.go)
 }
 
 // New returns an interpreter for sys.

@@ -16,7 +16,7 @@ const (
 	isoDate                     // yyyy-mm-dd
 )
 
-// Header lines of QUERY RDR|PUN|PRT (vmur-format.md §4.1).
+// Header lines of QUERY RDR|PUN|PRT (docs/facts/zvm-reader.md §4.1).
 const (
 	hdrAll = "ORIGINID FILE CLASS RECORDS  CPY HOLD DATE  TIME     NAME      TYPE     DIST"
 	// guess: layout of the fields after HOLD without ALL.

@@ -16,6 +16,8 @@ func (c *CP) query(self string, a *args) reply {
 		return c.queryFiles(self, q, a)
 	}
 	switch {
+	case kw(op, "USERID", 6):
+		return c.queryUserid(self, a)
 	case kw(op, "VIRTUAL", 1):
 		return c.queryVirtual(self, a)
 	case kw(op, "USERS", 4):
