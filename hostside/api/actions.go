@@ -83,7 +83,7 @@ func (h *Handler) deploy(c *call, body map[string]any) (any, error) {
 		Hostname:       getStr(body, "hostname"),
 		SkipDiskCopy:   getBool(body, "skipdiskcopy"),
 	}
-	if e := checkName("image", d.Image); e != nil {
+	if e := checkImageRef("image", d.Image); e != nil {
 		return nil, e
 	}
 	if d.TransportFiles != "" && d.RemoteHost == "" {

@@ -166,10 +166,12 @@ func (h *Handler) routes() {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w}
+	h.bodyDeadline(w, r)
 	leave, full := h.enter()
 	switch {
 	case full != nil:
 		h.obs().Rejected("requests_in_flight")
+		w.Header().Set("Connection", "close")
 		writeError(rec, full, nil)
 	case r.ContentLength > 0 && r.Header.Get("Content-Type") == "":
 		// handler.py: a body needs a Content-Type.

@@ -63,7 +63,7 @@ func bodyReadError(err error) *Error {
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return wsgiError(http.StatusRequestTimeout, "the request body did not arrive in time")
+		return wsgiError(http.StatusRequestTimeout, "the request body did not arrive in time; the connection is closed")
 	}
 	return wsgiError(http.StatusBadRequest, "cannot read the request body: "+err.Error())
 }
@@ -93,17 +93,29 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 func (h *Handler) limitBody(w http.ResponseWriter, r *http.Request, pattern string) *Error {
 	limit := bodyLimit(pattern)
 	if r.ContentLength > limit {
+		// The body stays unread: close the connection rather than
+		// let the server drain it.
+		w.Header().Set("Connection", "close")
 		return tooLarge(limit)
 	}
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil
 	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	return nil
+}
+
+// bodyDeadline bounds the time the client may take to send r's body,
+// whether or not a handler reads it (the server drains an unread body
+// before it answers).
+func (h *Handler) bodyDeadline(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+		return
+	}
 	rc := http.NewResponseController(w)
 	if rc.SetReadDeadline(time.Now().Add(h.opt.BodyReadTimeout)) == nil {
 		r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, limit)
-	return nil
 }
 
 // enter takes an in-flight slot without waiting.
@@ -187,7 +199,13 @@ func (t *throttle) fail(client string) (log bool, count int) {
 // or a path segment) before it reaches a backend that makes file names
 // of it: the original's schema only bounds its length, a NUL, a slash or
 // a name of dots would otherwise fail deep down as a 500.
-func checkName(field, v string) *Error {
+func checkName(field, v string) *Error { return checkNameOf(field, v, false) }
+
+// checkImageRef is checkName for the image a deploy names: a backend's
+// reference may hold slashes (DPM: "storage-volume:/api/storage-groups/...").
+func checkImageRef(field, v string) *Error { return checkNameOf(field, v, true) }
+
+func checkNameOf(field, v string, slashes bool) *Error {
 	bad := ""
 	switch {
 	case v == "":
@@ -196,7 +214,7 @@ func checkName(field, v string) *Error {
 		bad = fmt.Sprintf("is %d bytes long, longer than 255", len(v))
 	case !utf8.ValidString(v):
 		bad = "is not valid UTF-8"
-	case strings.ContainsAny(v, "/\\"):
+	case !slashes && strings.ContainsAny(v, "/\\"):
 		bad = "contains a slash"
 	case v == "." || v == "..":
 		bad = "is a dot name"
