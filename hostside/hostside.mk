@@ -37,3 +37,10 @@ bench-kvm: build build-s390x ## kvm backend on a real libvirtd: create -> first 
 # config drive nova builds, and openssh-server for the private sshd the
 # daemon scp's transportfiles and images from.
 APT_PKGS += python3-nova python3-zvmcloudconnector openssh-server genisoimage
+
+BENCH_TARGETS += bench-hostd-hostile
+
+.PHONY: bench-hostd-hostile
+bench-hostd-hostile: build ## the built daemon's peak RSS under 100 hostile 1 MiB bodies and 50 concurrent 1 GiB deploys, next to the targets
+	@echo "== zguest-hostd peak RSS under hostile load (targets: < 150 MiB bodies, < 100 MiB deploys)"
+	$(GO) run ./internal/tools/benchhostile -hostd $(BIN)/zguest-hostd

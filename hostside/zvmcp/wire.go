@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The simulation-only CP protocol: one JSON request line, one JSON reply
@@ -156,10 +158,29 @@ func OpenFileDisk(path string, size int64) (*FileDisk, error) {
 // Size implements Disk.
 func (d *FileDisk) Size() int64 { return d.size }
 
-// WriteAt refuses writes beyond the capacity, as the device would.
+// WriteAt refuses writes beyond the capacity, as the device would. A
+// write of zeros punches a hole instead, so that the backing file of a
+// simulated minidisk stays sparse under a sparse image (it reads back
+// as zeros, as the device would); where punching is not supported the
+// zeros are written.
 func (d *FileDisk) WriteAt(p []byte, off int64) (int, error) {
 	if off+int64(len(p)) > d.size {
 		return 0, fmt.Errorf("write of %d bytes at %d beyond the minidisk's %d bytes: %w", len(p), off, d.size, os.ErrInvalid)
 	}
+	if len(p) >= 4096 && allZero(p) {
+		err := unix.Fallocate(int(d.File.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, int64(len(p)))
+		if err == nil {
+			return len(p), nil
+		}
+	}
 	return d.File.WriteAt(p, off)
+}
+
+func allZero(p []byte) bool {
+	for _, b := range p {
+		if b != 0 {
+			return false
+		}
+	}
+	return true
 }
