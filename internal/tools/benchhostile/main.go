@@ -49,8 +49,8 @@ func main() {
 
 // rig is a daemon on a fresh simulator in its own directory.
 type rig struct {
-	dir string
-	d   *hostdproc.Daemon
+	dir  string
+	d    *hostdproc.Daemon
 	stop func()
 }
 

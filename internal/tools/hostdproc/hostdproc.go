@@ -64,12 +64,12 @@ func Start(ctx context.Context, o Options) (*Daemon, error) {
 	l.Close()
 	// A struct keeps the keys in the order a reader expects.
 	var cfg struct {
-		Listen     string `json:"listen"`
-		StateDir   string `json:"state_dir"`
+		Listen     string   `json:"listen"`
+		StateDir   string   `json:"state_dir"`
 		MaxDeploys int      `json:"max_concurrent_deploy_capture,omitempty"`
 		SourceDirs []string `json:"source_dirs"`
 		Backend    string   `json:"backend"`
-		Options    any    `json:"backend_options"`
+		Options    any      `json:"backend_options"`
 	}
 	cfg.Listen, cfg.StateDir, cfg.MaxDeploys = listen, filepath.Join(o.Dir, "state"), o.MaxDeploys
 	cfg.Backend, cfg.Options = o.Backend, o.BackendOptions
