@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/zguest/zguest/hostside/api/apitest"
+	"github.com/zguest/zguest/internal/testutil"
 )
 
 // TestBinaryZVMHostAndSnapshot runs `zguest-hostd sim zvm` and the
@@ -27,7 +28,8 @@ func TestBinaryZVMHostAndSnapshot(t *testing.T) {
 	smapiAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	cpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	var simLog bytes.Buffer
-	sim := exec.Command(bin, "sim", "zvm", "--listen", smapiAddr, "--cp-listen", cpAddr, "--disks", filepath.Join(dir, "disks"))
+	simBin := testutil.GoBuild(t, filepath.Join(t.TempDir(), "zguest-sim"), "../zguest-sim", "", "CGO_ENABLED=0")
+	sim := exec.Command(simBin, "zvm", "--listen", smapiAddr, "--cp-listen", cpAddr, "--disks", filepath.Join(dir, "disks"))
 	sim.Stderr = &simLog
 	if err := sim.Start(); err != nil {
 		t.Fatal(err)
@@ -35,10 +37,10 @@ func TestBinaryZVMHostAndSnapshot(t *testing.T) {
 	defer func() { sim.Process.Kill(); sim.Wait() }()
 	port := freePort(t)
 	cfg := filepath.Join(dir, "hostd.json")
-	os.WriteFile(cfg, fmt.Appendf(nil, `{"listen":"127.0.0.1:%d","backend":"zvm","state_dir":%q,"backend_options":{
+	os.WriteFile(cfg, fmt.Appendf(nil, `{"listen":"127.0.0.1:%d","backend":"zvm","state_dir":%q,"source_dirs":[%q],"backend_options":{
 		"smapi":{"address":%q},"cp":{"mode":"simulation","address":%q},
 		"image_repository":%q,"disk_pool":"ECKD:POOL1","host":{"hypervisor_hostname":"zvm-node-1"}}}`,
-		port, filepath.Join(dir, "state"), smapiAddr, cpAddr, filepath.Join(dir, "images")), 0o600)
+		port, filepath.Join(dir, "state"), dir, smapiAddr, cpAddr, filepath.Join(dir, "images")), 0o600)
 	var stderr bytes.Buffer
 	d := exec.Command(bin, "--config", cfg)
 	d.Stderr = &stderr
