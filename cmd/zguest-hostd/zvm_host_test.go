@@ -17,7 +17,7 @@ import (
 	"github.com/zguest/zguest/internal/testutil"
 )
 
-// TestBinaryZVMHostAndSnapshot runs `zguest-hostd sim zvm` and the
+// TestBinaryZVMHostAndSnapshot runs `zguest-sim zvm` and the
 // daemon as separate processes, as a user would (no root option: the
 // simulated CP gives its guest's sysinfo), and drives nova's resource
 // audit (GET /host) and snapshot (capture, then export to a file://
