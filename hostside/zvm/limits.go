@@ -20,9 +20,11 @@ const (
 	DefaultImportTimeout    = time.Hour
 	DefaultDeployTimeout    = time.Hour
 	DefaultTransportTimeout = 10 * time.Minute
-	// DefaultMaxTransportBytes bounds a transport file (a config drive
-	// is a few MiB; it is punched as one spool file).
-	DefaultMaxTransportBytes = 64 << 20
+	// DefaultMaxTransportBytes bounds a transport file: it is read
+	// whole to be punched as one spool file, so 20 concurrent deploys
+	// hold at most 20 times this. guess: nova's ISO 9660 config drive
+	// (user data up to 64 KiB, keys, network data) stays far below it.
+	DefaultMaxTransportBytes = 16 << 20
 )
 
 func (t Timeouts) orDefaults() Timeouts {
