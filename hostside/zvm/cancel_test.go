@@ -73,6 +73,14 @@ func TestStuckSourcesRefusedOrCancelled(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("deploy with a hung scp does not end when its client goes away")
 	}
+	huge := filepath.Join(r.dir, "huge.iso")
+	if f, err := os.Create(huge); err == nil {
+		f.Truncate(200 << 20) // sparse: refused by its size, never read
+		f.Close()
+	}
+	if err := b.Deploy(ctx, "LINUX02", api.DeploySpec{Image: "img", TransportFiles: huge}); err == nil || !strings.Contains(err.Error(), "more than a transport file may") {
+		t.Errorf("200 MB transport file: %v", err)
+	}
 	iso := filepath.Join(r.dir, "cfg.iso")
 	os.WriteFile(iso, []byte("config"), 0o644)
 	if err := b.Deploy(ctx, "LINUX02", api.DeploySpec{Image: "img", TransportFiles: iso}); err != nil {
