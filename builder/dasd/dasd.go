@@ -29,9 +29,8 @@ const (
 	BlockSize      = 4096
 	TrackBytes     = BlocksPerTrack * BlockSize
 	CylinderBytes  = Heads * TrackBytes // 737280
-	// MaxCylinders is the largest 3390 (an EAV model A holds up to
-	// 1182006 cylinders; larger need extended addressing zipl handles
-	// but this package does not write).
+	// MaxCylinders is a 3390 model 54; larger (extended address)
+	// volumes are not written by this package.
 	MaxCylinders = 65520
 )
 

@@ -26,7 +26,7 @@ func write(t *testing.T, body string) string {
 func TestDefaults(t *testing.T) {
 	for _, tc := range []struct {
 		target, table, boot string
-			size               int64
+		size                int64
 	}{{"kvm", "msdos", "zipl", 2 << 30}, {"dpm", "msdos", "zipl", 2 << 30}, {"zvm", "cdl", "zipl", 2913 * CylinderBytes}} {
 		s, err := Load(write(t, "source: rootfs\ntarget: "+tc.target+"\nsize: 2GiB\n"))
 		if err != nil {

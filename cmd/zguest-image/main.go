@@ -35,6 +35,7 @@ const (
 	exitUsage   = 2
 	exitInvalid = 3
 	exitBoot    = 4
+	exitRoot    = 5 // a step needs root (a zvm DASD image's VTOC and boot records)
 	exitSignal  = 130
 )
 
@@ -96,6 +97,8 @@ func exitCode(err error, stderr io.Writer) int {
 	switch {
 	case errors.Is(err, errInterrupted):
 		return exitSignal
+	case errors.Is(err, imagebuild.ErrNeedsRoot):
+		return exitRoot
 	case errors.Is(err, imagebuild.ErrBoot), errors.Is(err, zipl.ErrInvalid):
 		return exitBoot
 	case errors.Is(err, imagespec.ErrInvalid), errors.Is(err, imagebuild.ErrSource):
