@@ -69,6 +69,8 @@ type Result struct {
 	Kernel     string // path in the image
 	Initrd     string
 	Bootloader string
+	// BootRecord says what the boot record is, for people.
+	BootRecord string
 	Extra      []string // kernel/initrd/cmdline files written next to the output
 	Steps      []StepTime
 	Changes    int // files the customize and sysprep steps changed
@@ -295,6 +297,7 @@ func Build(ctx context.Context, s *imagespec.Spec, o Options) (res Result, err e
 		if err := dasdBoot(ctx, dk, diskPath, work, bf.Image, bf.Initrd, res.Cmdline, log); err != nil {
 			return res, fmt.Errorf("%w: %w", ErrBoot, err)
 		}
+		res.BootRecord = fmt.Sprintf("zipl ECKD boot record, 3390 %s, %d cylinders, VOLSER %s", strings.ToUpper(dk.Layout), dk.Cylinders, dk.Volser)
 		// zipl added /boot/bootmap: clamp its times too.
 		if _, err := ext4.Normalize(disk, fsOff, epoch); err != nil {
 			return res, fmt.Errorf("clamping file times after zipl: %w", err)
@@ -304,6 +307,7 @@ func Build(ctx context.Context, s *imagespec.Spec, o Options) (res Result, err e
 		if err != nil {
 			return res, fmt.Errorf("%w: %w", ErrBoot, err)
 		}
+		res.BootRecord = "s390x SCSI boot record"
 		log.Info("boot record", "program_table", lay.ProgramTable, "blocks", lay.Used, "initrd_addr", fmt.Sprintf("%#x", lay.InitrdAddr))
 	default:
 		extra, err := exportKernel(o.Output, stage, bf, res.Cmdline)

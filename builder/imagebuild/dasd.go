@@ -139,9 +139,17 @@ func dasdBoot(ctx context.Context, d dasd.Disk, diskPath, work, kernel, initrd, 
 		return fmt.Errorf("device node for %s in the chroot: %w", diskDev, err)
 	}
 	chroot := func(args ...string) (string, error) {
-		if _, err := os.Stat(filepath.Join(mnt, args[0])); err != nil {
-			return "", fmt.Errorf("the image has no %s: install s390-tools in it", args[0])
+		prog := ""
+		for _, dir := range []string{"/usr/sbin/", "/sbin/", "/usr/bin/"} {
+			if st, err := os.Stat(filepath.Join(mnt, dir+args[0])); err == nil && st.Mode().IsRegular() {
+				prog = dir + args[0]
+				break
+			}
 		}
+		if prog == "" {
+			return "", fmt.Errorf("the image has no %s in /usr/sbin, /sbin or /usr/bin: install s390-tools in it", args[0])
+		}
+		args[0] = prog
 		out, err := run("chroot", append([]string{mnt}, args...)...)
 		if err != nil && strings.Contains(err.Error(), "Exec format error") {
 			err = fmt.Errorf("%w (register qemu-user for s390x with binfmt_misc: Debian package qemu-user-static)", err)
@@ -153,7 +161,7 @@ func dasdBoot(ctx context.Context, d dasd.Disk, diskPath, work, kernel, initrd, 
 		// track 2 to the end. On a loop device it cannot make the kernel
 		// re-read the partitions and exits 1 after writing; the labels
 		// are checked instead of its exit status.
-		out, ferr := chroot("/sbin/fdasd", fmt.Sprintf("--force=3390,%d", dasd.BlockSize), "--auto", "--label", d.Volser, node)
+		out, ferr := chroot("fdasd", fmt.Sprintf("--force=3390,%d", dasd.BlockSize), "--auto", "--label", d.Volser, node)
 		f, err := os.Open(diskPath)
 		if err != nil {
 			return err
@@ -169,7 +177,7 @@ func dasdBoot(ctx context.Context, d dasd.Disk, diskPath, work, kernel, initrd, 
 		log.Info("VTOC written by the image's fdasd", "volser", volser)
 	}
 	typ := strings.ToUpper(d.Layout)
-	out, err := chroot("/sbin/zipl", "--verbose", "--target", "/boot", "--image", kernel, "--ramdisk", initrd,
+	out, err := chroot("zipl", "--verbose", "--target", "/boot", "--image", kernel, "--ramdisk", initrd,
 		"--parameters", cmd, "--targetbase", node, "--targettype", typ, "--targetgeometry", d.Geometry(),
 		"--targetblocksize", strconv.Itoa(dasd.BlockSize), "--targetoffset", strconv.FormatInt(d.PartitionStart(), 10))
 	if err != nil {

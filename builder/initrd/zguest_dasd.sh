@@ -38,7 +38,16 @@ cmdline=$(cat "$R/proc/cmdline" 2>/dev/null)
 devs=""
 for arg in $cmdline; do
 	case "$arg" in
-	rd.dasd=*) devs="$devs $(echo "${arg#rd.dasd=}" | tr ',' ' ')" ;;
+	rd.dasd=*)
+		# Split at commas with the shell alone: an initramfs may have
+		# klibc's tools only (no tr, sed or awk).
+		old_ifs=$IFS
+		IFS=,
+		for d in ${arg#rd.dasd=}; do
+			devs="$devs $d"
+		done
+		IFS=$old_ifs
+		;;
 	esac
 done
 [ -n "$devs" ] || exit 0
@@ -69,7 +78,8 @@ for dev in $devs; do
 		log "$dev: no such CCW device"
 		continue
 	fi
-	drv=$(basename "$(readlink "$d/driver" 2>/dev/null)" 2>/dev/null)
+	drv=$(readlink "$d/driver" 2>/dev/null)
+	drv=${drv##*/}
 	if [ "$(cat "$d/online" 2>/dev/null)" = "1" ]; then
 		log "$dev is online (driver ${drv:-none})"
 		continue

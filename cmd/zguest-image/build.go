@@ -120,7 +120,7 @@ func (e *env) build(args []string) error {
 
 func bootText(res imagebuild.Result) string {
 	if res.Bootloader == "zipl" {
-		return "boots from disk (s390x SCSI boot record: " + res.Kernel + ")"
+		return "boots from disk (" + res.BootRecord + ": " + res.Kernel + ")"
 	}
 	return "no boot record: boot the kernel and initrd written next to it"
 }
