@@ -66,6 +66,9 @@ func TestBootZVMDeployed(t *testing.T) {
 	hostd := testutil.GoBuild(t, filepath.Join(t.TempDir(), "zguest-hostd"), "github.com/zguest/zguest/cmd/zguest-hostd", "", "CGO_ENABLED=0")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
+	if err := os.MkdirAll(filepath.Join(dir, "hostd"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	d, err := hostdproc.Start(ctx, hostdproc.Options{Binary: hostd, Dir: filepath.Join(dir, "hostd"), SMAPIAddr: smapiSrv.Addr(), CPAddr: cpSrv.Addr()})
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +86,10 @@ func TestBootZVMDeployed(t *testing.T) {
 			t.Fatalf("%s: HTTP %d %s%s", what, status, r.Err(), d.LogTail())
 		}
 	}
-	r, err := cl.ImageImport(ctx, "zvm-e2e", "file://"+img, map[string]any{"os_version": "debian12"}, "")
+	// The connector knows no Debian (rhel, sles, ubuntu, rhcos): Ubuntu is
+	// the Debian family. It only selects network scripts, and this guest
+	// has no NIC.
+	r, err := cl.ImageImport(ctx, "zvm-e2e", "file://"+img, map[string]any{"os_version": "ubuntu22.04"}, "")
 	call("POST /images", r, r.Status, err)
 	r, err = cl.ImageQuery(ctx, "zvm-e2e")
 	call("GET /images", r, r.Status, err)
