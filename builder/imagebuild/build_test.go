@@ -437,13 +437,13 @@ func TestBuildFromImage(t *testing.T) {
 	if _, err := Build(context.Background(), spec2, Options{Output: q, Epoch: 1700000000, WorkDir: dir}); err != nil {
 		t.Fatalf("from a raw image: %v", err)
 	}
-	spec3 := writeSpec(t, dir, "source: first.qcow2\ntarget: zvm\nsize: 256MiB\nformat: raw\nagent: "+agent+"\nfiles:\n  - dst: /etc/motd\n    content: again\n")
+	spec3 := writeSpec(t, dir, "source: first.qcow2\ntarget: zvm\npartition_table: none\nsize: 256MiB\nformat: raw\nagent: "+agent+"\nfiles:\n  - dst: /etc/motd\n    content: again\n")
 	third := filepath.Join(dir, "third.raw")
 	res, err := Build(context.Background(), spec3, Options{Output: third, Epoch: 1700000000, WorkDir: dir})
 	if err != nil {
 		t.Fatalf("from a qcow2 image: %v", err)
 	}
-	// zvm: no partition table, the file system at 0; kernel and initrd
+	// zvm, partition_table none: the file system at 0; kernel and initrd
 	// next to the image for a direct boot.
 	if got := debugfs(t, third, 0, "cat /etc/motd"); got != "again" {
 		t.Errorf("/etc/motd = %q", got)
