@@ -172,14 +172,18 @@ func (d Disk) WriteBootstrap(w io.WriterAt) error {
 // volume_label_t without its key, EBCDIC blanks except the label "LNX1",
 // the volume serial, ldl_version 0xF2 ("2") and the formatted block count.
 func (d Disk) LNX1() []byte {
-	b := make([]byte, 84+1+8) // volume_label_t
+	// volume_label_t: 83 bytes of labels (key 4, label 4, volser 6,
+	// security 1, VTOC pointer 5, reserved and FBA fields 63), then
+	// ldl_version and formatted_blocks; vtoc_volume_label_init blanks the
+	// first 84 bytes (ldl_version included).
+	b := make([]byte, 83+1+8)
 	for i := range 84 {
 		b[i] = 0x40
 	}
 	copy(b[4:8], EBCDIC("LNX1"))
 	copy(b[8:14], EBCDIC(fmt.Sprintf("%-6s", d.Volser)))
-	b[84] = 0xF2
-	binary.BigEndian.PutUint64(b[85:], uint64(d.Blocks()))
+	b[83] = 0xF2
+	binary.BigEndian.PutUint64(b[84:], uint64(d.Blocks()))
 	return b[4:] // without volkey
 }
 

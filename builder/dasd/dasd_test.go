@@ -41,6 +41,16 @@ func TestGeometry(t *testing.T) {
 	}
 }
 
+// The LNX1 label's layout as QEMU's firmware (LDL_VTOC: magic 4, volser
+// 6, 69 reserved, LDL_version, formatted_blocks) and the kernel read it.
+func TestLNX1Offsets(t *testing.T) {
+	d, _ := New(2913, LDL, "LNX001")
+	l := d.LNX1()
+	if len(l) != 88 || l[4+6+69] != 0xF2 || binary.BigEndian.Uint64(l[80:]) != 524340 {
+		t.Errorf("LNX1 label of %d bytes: version %#x blocks %d", len(l), l[79], binary.BigEndian.Uint64(l[80:]))
+	}
+}
+
 // The bootstrap records as dasdfmt.h prints them in its comments.
 func TestBootstrapBytes(t *testing.T) {
 	want1 := "C9D7D3F1000A00000000000F03000000" + "000000010000000000000000"
@@ -85,8 +95,8 @@ func TestWriteBootstrap(t *testing.T) {
 		case LDL:
 			lab := b[2*BlockSize:]
 			if !bytes.Equal(b[:24], IPL1()[4:]) || !bytes.Equal(lab[:4], EBCDIC("LNX1")) ||
-				!bytes.Equal(lab[4:10], EBCDIC("ZG01  ")) || lab[80] != 0xF2 ||
-				binary.BigEndian.Uint64(lab[81:]) != uint64(10*180) || lab[10] != 0x40 || lab[89] != 0 {
+				!bytes.Equal(lab[4:10], EBCDIC("ZG01  ")) || lab[79] != 0xF2 || lab[78] != 0x40 ||
+				binary.BigEndian.Uint64(lab[80:]) != uint64(10*180) || lab[10] != 0x40 || lab[88] != 0 {
 				t.Errorf("LNX1 label % x", lab[:96])
 			}
 			f, _ := os.Open(p)

@@ -251,3 +251,33 @@ func bootZVM(t *testing.T, disk string, cyls int64, drive, marker, logFile strin
 	}
 	t.Logf("console lines checked:\n%s", imagefixture.Tail(seen, 50))
 }
+
+// TestBootZVMLDL builds the DASD with the Linux disk layout (LNX1 label,
+// partition from block 3) and IPLs it until the kernel has mounted the
+// root file system from the partition.
+func TestBootZVMLDL(t *testing.T) {
+	testutil.RequireTool(t, "qemu-system-s390x")
+	img := imagefixture.BuildImageAs(t, "zvm", "", zvmImageSize, "raw", "partition_table: ldl\n")
+	args := []string{"-m", "1024", "-smp", "2",
+		"-drive", "file=" + img + ",if=none,id=root,format=raw",
+		"-device", "virtio-blk-ccw,drive=root,devno=fe.0.0100,bootindex=1,logical_block_size=4096,physical_block_size=4096,heads=15,secs=12,cyls=" +
+			strconv.Itoa(zvmImageCyls),
+	}
+	logFile := filepath.Join(t.TempDir(), "console.log")
+	con, err := imagefixture.BootQEMU(t, args, logFile, 6*time.Minute, func(lines []imagefixture.Line) bool {
+		return imagefixture.Index(lines, "EXT4-fs (vda1): mounted") >= 0
+	})
+	lines := con.Lines()
+	if err != nil {
+		t.Fatalf("boot: %v (console in %s); last lines:\n%s", err, logFile, imagefixture.Tail(lines, 60))
+	}
+	for _, want := range []string{"Using ECKD scheme (block size  4096), LDL version 2.", "VOLSER=[LNX001]", "vda:LNX1/  LNX001: vda1",
+		"zguest_dasd: 0.0.0100 is online (driver virtio_ccw)"} {
+		if imagefixture.Index(lines, want) < 0 {
+			t.Errorf("console lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("console:\n%s", imagefixture.Tail(lines, 80))
+	}
+}
