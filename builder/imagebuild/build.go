@@ -298,6 +298,9 @@ func Build(ctx context.Context, s *imagespec.Spec, o Options) (res Result, err e
 			return res, fmt.Errorf("%w: %w", ErrBoot, err)
 		}
 		res.BootRecord = fmt.Sprintf("zipl ECKD boot record, 3390 %s, %d cylinders, VOLSER %s", strings.ToUpper(dk.Layout), dk.Cylinders, dk.Volser)
+		if err := scrubMounted(ctx, diskPath, fsOff); err != nil {
+			return res, err
+		}
 		// zipl added /boot/bootmap: clamp its times too.
 		if _, err := ext4.Normalize(disk, fsOff, epoch); err != nil {
 			return res, fmt.Errorf("clamping file times after zipl: %w", err)

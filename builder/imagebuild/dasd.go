@@ -186,3 +186,17 @@ func dasdBoot(ctx context.Context, d dasd.Disk, diskPath, work, kernel, initrd, 
 	log.Info("boot records written by the image's zipl", "type", typ, "geometry", d.Geometry(), "last", lastLines(out, 1))
 	return nil
 }
+
+// scrubMounted removes what mounting the file system for zipl left in its
+// superblock: the mount point (a scratch path of the build host), the
+// mount count and the lifetime write counter. Normalize then clamps the
+// mount and write times, so the image does not depend on the build.
+func scrubMounted(ctx context.Context, diskPath string, off int64) error {
+	cmd := exec.CommandContext(ctx, "debugfs", "-w", "-f", "-", fmt.Sprintf("%s?offset=%d", diskPath, off))
+	cmd.Stdin = strings.NewReader("ssv last_mounted \"\"\nssv mnt_count 0\nssv kbytes_written 0\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("debugfs (clearing the mount's traces in the superblock): %w: %s", err, lastLines(string(out), 5))
+	}
+	return nil
+}
