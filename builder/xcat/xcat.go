@@ -249,8 +249,8 @@ func ParseSize(h []byte) (int64, int, error) {
 		return 0, 0, fmt.Errorf("size field %q", h[20:36])
 	}
 	n, err := strconv.ParseInt(f[0], 10, 64)
-	if err != nil {
-		return 0, 0, fmt.Errorf("size field %q: %w", h[20:36], err)
+	if err != nil || n <= 0 {
+		return 0, 0, fmt.Errorf("size field %q: want a positive cylinder count", h[20:36])
 	}
 	lvl := int(h[54] - '0')
 	if lvl < 0 || lvl > 9 {

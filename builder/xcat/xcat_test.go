@@ -209,3 +209,15 @@ func TestWriteFile(t *testing.T) {
 		t.Errorf("file starts %q, payload % x", b[:36], b[HeaderLen:HeaderLen+2])
 	}
 }
+
+func FuzzParseSize(f *testing.F) {
+	h, _ := Header(3338, 6)
+	f.Add(h)
+	f.Add([]byte("xCAT CKD Disk Image:    3338 CYL HLen: 0055 GZIP: x"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		n, lvl, err := ParseSize(b)
+		if err == nil && (lvl < 0 || lvl > 9 || n <= 0) {
+			t.Fatalf("accepted level %d size %d", lvl, n)
+		}
+	})
+}
