@@ -9,7 +9,8 @@
 //
 // Exit status: 0 success, 1 failure, 2 usage error, 3 invalid or corrupt
 // input (spec, source, image), 4 the image cannot be made bootable (no
-// kernel or initrd, command line too long), 130 interrupted.
+// kernel or initrd, command line too long), 5 a step needs root (zvm DASD
+// images), 130 interrupted.
 package main
 
 import (
