@@ -30,5 +30,5 @@ BENCH_BUILDER_FLAGS ?=
 bench-builder: build ## zguest-image vs qemu-img convert (plain, -c, back to raw, -c of real files with the 1.8x target) and nova's config drive path; medians, ratios and sizes
 	$(GO) run ./builder/internal/benchtool -zguest-image $(BIN)/zguest-image $(BENCH_BUILDER_FLAGS)
 
-bench-image: build build-s390x ## zguest-image build of the test root file system vs tar + mkfs.ext4 -d + qemu-img convert; time and peak memory
+bench-image: build build-s390x ## zguest-image build of the test root file system vs tar + mkfs.ext4 -d + qemu-img convert, and the zvm DASD build vs KIWI's loop-device way (root); time and peak memory
 	$(GO) run ./internal/tools/benchimage -zguest-image $(BIN)/zguest-image -agent $(BIN)/s390x/zguest-agent

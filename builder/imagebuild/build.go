@@ -35,11 +35,13 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/zguest/zguest/builder/dasd"
 	"github.com/zguest/zguest/builder/ext4"
 	"github.com/zguest/zguest/builder/fileout"
 	"github.com/zguest/zguest/builder/imagespec"
 	"github.com/zguest/zguest/builder/qcow2"
 	"github.com/zguest/zguest/builder/sysprep"
+	"github.com/zguest/zguest/builder/xcat"
 	"github.com/zguest/zguest/builder/zipl"
 )
 
@@ -67,6 +69,8 @@ type Result struct {
 	Kernel     string // path in the image
 	Initrd     string
 	Bootloader string
+	// BootRecord says what the boot record is, for people.
+	BootRecord string
 	Extra      []string // kernel/initrd/cmdline files written next to the output
 	Steps      []StepTime
 	Changes    int // files the customize and sysprep steps changed
@@ -97,6 +101,15 @@ func Build(ctx context.Context, s *imagespec.Spec, o Options) (res Result, err e
 	res.Bootloader = s.Bootloader
 	if o.Output == "" {
 		return res, fmt.Errorf("no output file: give -o")
+	}
+	if err := checkDASDBuild(s); err != nil {
+		return res, err
+	}
+	var dk dasd.Disk
+	if s.DASDLayout() {
+		if dk, err = newDASD(s); err != nil {
+			return res, err
+		}
 	}
 	epoch := time.Unix(o.Epoch, 0).UTC()
 	if o.Epoch == 0 {
@@ -189,6 +202,16 @@ func Build(ctx context.Context, s *imagespec.Spec, o Options) (res Result, err e
 			res.Cmdline += " rd.zfcp=ipldev"
 		}
 	}
+	if s.DASDLayout() {
+		kind, err := c.dasdOnline(bf.Initrd)
+		if err != nil {
+			return res, fmt.Errorf("%w: %w", ErrBoot, err)
+		}
+		log.Info("root DASD online from the initramfs", "initramfs", kind, "vdev", s.DASD.Vdev)
+		if !strings.Contains(" "+res.Cmdline+" ", " rd.dasd=") {
+			res.Cmdline += " rd.dasd=" + s.DASD.Vdev
+		}
+	}
 	if err := c.ziplConf(bf.ImageLink, bf.InitrdLink, res.Cmdline); err != nil {
 		return res, err
 	}
@@ -236,13 +259,23 @@ func Build(ctx context.Context, s *imagespec.Spec, o Options) (res Result, err e
 		return res, fmt.Errorf("disk of %d bytes: %w", s.SizeBytes, err)
 	}
 	var fsOff int64
+	fsSize := s.SizeBytes
+	if s.DASDLayout() {
+		fsOff, fsSize = dk.PartitionStart()*dasd.BlockSize, dk.PartitionBytes()
+		if err := dk.WriteBootstrap(disk); err != nil {
+			return res, fmt.Errorf("DASD bootstrap records: %w", err)
+		}
+	}
 	if s.PartitionTable == "msdos" {
 		fsOff = partStart
 		if err := writeMBR(disk, s.SizeBytes, diskSignature(res.UUID)); err != nil {
 			return res, err
 		}
 	}
-	if err := mkfs(ctx, diskPath, fsOff, s.SizeBytes-fsOff, stage, s.Filesystem.Label, res.UUID, epoch.Unix()); err != nil {
+	if s.PartitionTable == "msdos" {
+		fsSize = s.SizeBytes - fsOff
+	}
+	if err := mkfs(ctx, diskPath, fsOff, fsSize, stage, s.Filesystem.Label, res.UUID, epoch.Unix()); err != nil {
 		return res, err
 	}
 	owners, err := rootlessOwners(stage, append(fixups, st.fixups...))
@@ -259,12 +292,28 @@ func Build(ctx context.Context, s *imagespec.Spec, o Options) (res Result, err e
 
 	// 5. boot record
 	done = step("boot record (" + s.Bootloader + ")")
-	switch s.Bootloader {
-	case "zipl":
+	switch {
+	case s.Bootloader == "zipl" && s.DASDLayout():
+		if err := disk.Sync(); err != nil {
+			return res, err
+		}
+		if err := dasdBoot(ctx, dk, diskPath, work, bf.Image, bf.Initrd, res.Cmdline, log); err != nil {
+			return res, fmt.Errorf("%w: %w", ErrBoot, err)
+		}
+		res.BootRecord = fmt.Sprintf("zipl ECKD boot record, 3390 %s, %d cylinders, VOLSER %s", strings.ToUpper(dk.Layout), dk.Cylinders, dk.Volser)
+		if err := scrubMounted(ctx, diskPath, fsOff); err != nil {
+			return res, err
+		}
+		// zipl added /boot/bootmap: clamp its times too.
+		if _, err := ext4.Normalize(disk, fsOff, epoch); err != nil {
+			return res, fmt.Errorf("clamping file times after zipl: %w", err)
+		}
+	case s.Bootloader == "zipl":
 		lay, err := writeBootRecord(disk, fsOff, stage, bf, res.Cmdline)
 		if err != nil {
 			return res, fmt.Errorf("%w: %w", ErrBoot, err)
 		}
+		res.BootRecord = "s390x SCSI boot record"
 		log.Info("boot record", "program_table", lay.ProgramTable, "blocks", lay.Used, "initrd_addr", fmt.Sprintf("%#x", lay.InitrdAddr))
 	default:
 		extra, err := exportKernel(o.Output, stage, bf, res.Cmdline)
@@ -277,7 +326,12 @@ func Build(ctx context.Context, s *imagespec.Spec, o Options) (res Result, err e
 
 	// 6. output
 	done = step("write " + res.Format)
-	if err := writeOutput(ctx, disk, out, res.Format, s.Compress, o.Progress); err != nil {
+	if res.Format == "xcat" {
+		err = writeXCAT(disk, out, s, dk)
+	} else {
+		err = writeOutput(ctx, disk, out, res.Format, s.Compress, o.Progress)
+	}
+	if err != nil {
 		return res, err
 	}
 	done()
@@ -448,6 +502,17 @@ func writeOutput(ctx context.Context, disk *os.File, out *fileout.File, format s
 	}
 	if _, err := qcow2.Write(out.File, ctxSource{ctx, src}, qcow2.Options{Compress: compress, Progress: progress}); err != nil {
 		return fmt.Errorf("writing qcow2: %w", err)
+	}
+	return out.Commit(true)
+}
+
+// writeXCAT writes the z/VM cloud connector's CKD image of the DASD.
+func writeXCAT(disk *os.File, out *fileout.File, s *imagespec.Spec, dk dasd.Disk) error {
+	if !s.DASDLayout() {
+		return fmt.Errorf("format xcat needs a DASD image: target zvm with partition_table cdl or ldl")
+	}
+	if err := xcat.Write(out.File, disk, dk, *s.DASD.Gzip); err != nil {
+		return fmt.Errorf("writing the xCAT CKD image: %w", err)
 	}
 	return out.Commit(true)
 }

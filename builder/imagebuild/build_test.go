@@ -437,13 +437,13 @@ func TestBuildFromImage(t *testing.T) {
 	if _, err := Build(context.Background(), spec2, Options{Output: q, Epoch: 1700000000, WorkDir: dir}); err != nil {
 		t.Fatalf("from a raw image: %v", err)
 	}
-	spec3 := writeSpec(t, dir, "source: first.qcow2\ntarget: zvm\nsize: 256MiB\nformat: raw\nagent: "+agent+"\nfiles:\n  - dst: /etc/motd\n    content: again\nzvm:\n  authorized_senders: [opncloud]\n")
+	spec3 := writeSpec(t, dir, "source: first.qcow2\ntarget: zvm\npartition_table: none\nsize: 256MiB\nformat: raw\nagent: "+agent+"\nfiles:\n  - dst: /etc/motd\n    content: again\nzvm:\n  authorized_senders: [opncloud]\n")
 	third := filepath.Join(dir, "third.raw")
 	res, err := Build(context.Background(), spec3, Options{Output: third, Epoch: 1700000000, WorkDir: dir})
 	if err != nil {
 		t.Fatalf("from a qcow2 image: %v", err)
 	}
-	// zvm: no partition table, the file system at 0; kernel and initrd
+	// zvm, partition_table none: the file system at 0; kernel and initrd
 	// next to the image for a direct boot.
 	if got := debugfs(t, third, 0, "cat /etc/motd"); got != "again" {
 		t.Errorf("/etc/motd = %q", got)
@@ -461,5 +461,67 @@ func TestBuildFromImage(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "third.cmdline")); !strings.HasPrefix(string(b), "root=UUID="+res.UUID) {
 		t.Errorf("third.cmdline = %q", b)
+	}
+}
+
+// TestBuildZVMNeedsRoot: a zvm DASD build without root stops before its
+// first step with ErrNeedsRoot, names the steps that need root and the way
+// out, and leaves no output. Run as root, it re-runs itself as nobody.
+func TestBuildZVMNeedsRoot(t *testing.T) {
+	if os.Getenv("ZGUEST_NOROOT_DIR") == "" {
+		testutil.RequireRoot(t, "switching to an unprivileged user to test the refusal")
+		dir, err := os.MkdirTemp("", "zguest-noroot-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		os.Chmod(dir, 0o777)
+		tree(t, filepath.Join(dir, "rootfs"))
+		fakeAgent(t, dir)
+		os.WriteFile(filepath.Join(dir, "image.yaml"), []byte("source: rootfs\ntarget: zvm\nsize: 100cyl\nformat: raw\nagent: zguest-agent\n"), 0o644)
+		self, err := os.ReadFile(os.Args[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		bin := filepath.Join(dir, "imagebuild.test")
+		os.WriteFile(bin, self, 0o755)
+		cmd := exec.Command(bin, "-test.run=^TestBuildZVMNeedsRoot$", "-test.v")
+		cmd.Env = append(os.Environ(), "ZGUEST_NOROOT_DIR="+dir, "TMPDIR="+dir)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("as nobody: %v\n%s", err, out)
+		}
+		return
+	}
+	dir := os.Getenv("ZGUEST_NOROOT_DIR")
+	if os.Geteuid() == 0 {
+		t.Fatal("the unprivileged half runs as root")
+	}
+	spec, err := imagespec.Load(filepath.Join(dir, "image.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.raw")
+	_, err = Build(context.Background(), spec, Options{Output: out, Epoch: 1700000000, WorkDir: dir})
+	if !errors.Is(err, ErrNeedsRoot) {
+		t.Fatalf("err = %v, want ErrNeedsRoot", err)
+	}
+	for _, want := range []string{"partition_table cdl", "fdasd", "zipl", "run zguest-image as root", "partition_table: none"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if _, serr := os.Stat(out); serr == nil {
+		t.Error("output written")
+	}
+	// partition_table: none needs no root.
+	if err := os.WriteFile(filepath.Join(dir, "bare.yaml"), []byte("source: rootfs\ntarget: zvm\nsize: 256MiB\nformat: raw\npartition_table: none\nagent: zguest-agent\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if spec, err = imagespec.Load(filepath.Join(dir, "bare.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Build(context.Background(), spec, Options{Output: out, Epoch: 1700000000, WorkDir: dir}); err != nil {
+		t.Errorf("bare zvm image without root: %v", err)
 	}
 }

@@ -451,30 +451,44 @@ func notDigit(r rune) bool { return r < '0' || r > '9' }
 // support is installed into the tree so that the guest's own
 // update-initramfs or dracut keeps it (builder/initrd).
 func (c *customizer) fcpIPL(initrdPath string) (string, error) {
+	return c.extendInitrd(initrdPath, "rd.zfcp=ipldev", initrd.ZFCPIPLDev, initrd.GuestFiles)
+}
+
+// dasdOnline makes the initramfs bring the DASDs named by rd.dasd= online
+// (the root minidisk of a z/VM guest), the same way as fcpIPL.
+func (c *customizer) dasdOnline(initrdPath string) (string, error) {
+	return c.extendInitrd(initrdPath, "rd.dasd", initrd.DASDOnline, initrd.DASDGuestFiles)
+}
+
+// extendInitrd appends the overlay made by overlayFor to the initrd and
+// installs guestFiles for the guest's own initramfs generator.
+func (c *customizer) extendInitrd(initrdPath, what string, overlayFor func([]byte) ([]byte, string, error), guestFiles func(string) map[string][]byte) (string, error) {
 	name := strings.TrimPrefix(initrdPath, "/")
 	data, err := c.root.ReadFile(name)
 	if err != nil {
 		return "", fmt.Errorf("initrd %s: %w", initrdPath, err)
 	}
-	overlay, kind, err := initrd.ZFCPIPLDev(data)
+	overlay, kind, err := overlayFor(data)
 	if err != nil {
-		return "", fmt.Errorf("adding rd.zfcp=ipldev support to %s: %w", initrdPath, err)
+		return "", fmt.Errorf("adding %s support to %s: %w", what, initrdPath, err)
 	}
-	st, err := c.root.Stat(name)
-	if err != nil {
-		return "", err
+	if len(overlay) > 0 {
+		st, err := c.root.Stat(name)
+		if err != nil {
+			return "", err
+		}
+		if err := c.writeFile(name, append(data, overlay...), st.Mode().Perm(), what+" support appended"); err != nil {
+			return "", err
+		}
 	}
-	if err := c.writeFile(name, append(data, overlay...), st.Mode().Perm(), "rd.zfcp=ipldev support appended"); err != nil {
-		return "", err
-	}
-	files := initrd.GuestFiles(kind)
+	files := guestFiles(kind)
 	paths := make([]string, 0, len(files))
 	for p := range files {
 		paths = append(paths, p)
 	}
 	sort.Strings(paths)
 	for _, p := range paths {
-		if err := c.writeFile(strings.TrimPrefix(p, "/"), files[p], initrd.GuestFileMode, "rd.zfcp=ipldev support"); err != nil {
+		if err := c.writeFile(strings.TrimPrefix(p, "/"), files[p], initrd.GuestFileMode, what+" support"); err != nil {
 			return "", err
 		}
 	}

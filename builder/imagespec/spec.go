@@ -34,8 +34,9 @@ type Spec struct {
 	Format string `yaml:"format"` // qcow2 or raw; default from the output name
 	// Compress deflates qcow2 clusters (as qemu-img convert -c).
 	Compress bool `yaml:"compress"`
-	// PartitionTable: "msdos" or "none"; default msdos for kvm and dpm,
-	// none for zvm (a minidisk holds one partition).
+	// PartitionTable: "msdos" or "none" for kvm and dpm (default msdos);
+	// for zvm a DASD layout, "cdl" (default) or "ldl", or "none" (a bare
+	// file system with no boot record, the old zvm image).
 	PartitionTable string     `yaml:"partition_table"`
 	Filesystem     Filesystem `yaml:"filesystem"`
 	Kernel         Kernel     `yaml:"kernel"`
@@ -50,11 +51,28 @@ type Spec struct {
 	CloudInit CloudInit `yaml:"cloud_init"`
 	Sysprep   Sysprep   `yaml:"sysprep"`
 	ZVM       ZVM       `yaml:"zvm"` // zvm target only; see zvm.go
+	// DASD describes the z/VM minidisk image (target zvm with a cdl or
+	// ldl partition_table).
+	DASD DASD `yaml:"dasd"`
 
 	// Filled in by Load.
 	Dir       string `yaml:"-"` // the spec file's directory
 	SizeBytes int64  `yaml:"-"`
 	Raw       []byte `yaml:"-"` // the spec file's bytes (part of the build's identity)
+}
+
+// DASD is a 3390 ECKD minidisk image (4 KiB blocks, 15 tracks of 12
+// blocks per cylinder).
+type DASD struct {
+	// Volser is the volume serial written into the VOL1 or LNX1 label;
+	// default LNX001.
+	Volser string `yaml:"volser"`
+	// Vdev is the device number the root minidisk has in the guest (the
+	// cloud connector deploys to 0100); the initramfs brings it online.
+	Vdev string `yaml:"vdev"`
+	// Gzip is the gzip level of format xcat (0: stored uncompressed, as
+	// the connector's creatediskimage does for level 0); default 6.
+	Gzip *int `yaml:"gzip"`
 }
 
 // Filesystem is the root file system.
@@ -210,7 +228,8 @@ func (v *validator) line(key string) int {
 var (
 	uuidRE  = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 	labelRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,16}$`)
-	sizeRE  = regexp.MustCompile(`^([0-9]+)\s*(B|KiB|MiB|GiB|TiB|K|M|G|T)?$`)
+	sizeRE  = regexp.MustCompile(`^([0-9]+)\s*(B|KiB|MiB|GiB|TiB|K|M|G|T|cyl|CYL)?$`)
+	vdevRE  = regexp.MustCompile(`^(0\.[0-3]\.)?[0-9a-fA-F]{1,4}$`)
 )
 
 // MinSize and MaxSize bound the disk size.
@@ -237,7 +256,7 @@ func (s *Spec) validate(v *validator) {
 	s.validateZVM(v)
 	if s.Size == "" {
 		v.failf("size", `missing: the disk size, e.g. "2GiB"`)
-	} else if n, err := ParseSize(s.Size); err != nil {
+	} else if n, err := s.parseSize(); err != nil {
 		v.failf("size", "%v", err)
 	} else if n < MinSize || n > MaxSize {
 		v.failf("size", "%s is outside %d MiB .. %d TiB", s.Size, MinSize>>20, MaxSize>>40)
@@ -246,8 +265,12 @@ func (s *Spec) validate(v *validator) {
 	}
 	switch s.Format {
 	case "", "qcow2", "raw":
+	case "xcat":
+		if s.Target != "zvm" {
+			v.failf("format", "xcat (the z/VM cloud connector's CKD image) is for target zvm")
+		}
 	default:
-		v.failf("format", "%q: want qcow2 or raw", s.Format)
+		v.failf("format", "%q: want qcow2, raw or xcat (zvm)", s.Format)
 	}
 	if s.Compress && s.Format == "raw" {
 		v.failf("compress", "only qcow2 images can be compressed")
@@ -256,12 +279,21 @@ func (s *Spec) validate(v *validator) {
 	case "":
 		s.PartitionTable = "msdos"
 		if s.Target == "zvm" {
-			s.PartitionTable = "none"
+			s.PartitionTable = "cdl"
 		}
-	case "msdos", "none":
+	case "msdos":
+		if s.Target == "zvm" {
+			v.failf("partition_table", "msdos is not a minidisk layout: want cdl, ldl or none for target zvm")
+		}
+	case "cdl", "ldl":
+		if s.Target != "zvm" {
+			v.failf("partition_table", "%s is a DASD layout, for target zvm only", s.PartitionTable)
+		}
+	case "none":
 	default:
-		v.failf("partition_table", "%q: want msdos or none", s.PartitionTable)
+		v.failf("partition_table", "%q: want msdos or none (kvm, dpm), cdl, ldl or none (zvm)", s.PartitionTable)
 	}
+	s.validateDASD(v)
 	switch s.Filesystem.Type {
 	case "":
 		s.Filesystem.Type = "ext4"
@@ -280,17 +312,17 @@ func (s *Spec) validate(v *validator) {
 	switch s.Bootloader {
 	case "":
 		s.Bootloader = "zipl"
-		if s.Target == "zvm" {
+		if s.Target == "zvm" && s.PartitionTable == "none" {
 			s.Bootloader = "none"
 		}
 	case "zipl", "none":
 	default:
 		v.failf("bootloader", "%q: want zipl or none", s.Bootloader)
 	}
-	if s.Bootloader == "zipl" && s.Target == "zvm" {
-		v.failf("bootloader", "zipl for a z/VM minidisk (ECKD/FBA) must run against the minidisk itself; use bootloader: none and run zipl in the guest, or target kvm/dpm")
+	if s.Bootloader == "zipl" && s.Target == "zvm" && s.PartitionTable == "none" {
+		v.failf("bootloader", "zipl needs a DASD layout on a z/VM minidisk: use partition_table: cdl or ldl, or bootloader: none")
 	}
-	if s.Bootloader == "zipl" && s.PartitionTable == "none" {
+	if s.Bootloader == "zipl" && s.PartitionTable == "none" && s.Target != "zvm" {
 		v.failf("bootloader", "the SCSI boot record shares block 0 with the partition table and needs the room before the first partition: use partition_table: msdos")
 	}
 	for _, p := range []struct{ key, val string }{{"kernel.image", s.Kernel.Image}, {"kernel.initrd", s.Kernel.Initrd}} {
@@ -381,6 +413,68 @@ func (c *CloudInit) validateDatasources(v *validator, target string) {
 
 // HasDatasource reports whether cloud-init is told to try ds.
 func (c *CloudInit) HasDatasource(ds string) bool { return slices.Contains(c.Datasources, ds) }
+
+// DASDLayout reports whether the image is a DASD (target zvm, cdl or ldl).
+func (s *Spec) DASDLayout() bool {
+	return s.Target == "zvm" && (s.PartitionTable == "cdl" || s.PartitionTable == "ldl")
+}
+
+// parseSize reads the size; a DASD image also takes cylinders ("1113cyl")
+// and is rounded up to whole cylinders.
+func (s *Spec) parseSize() (int64, error) {
+	m := sizeRE.FindStringSubmatch(strings.TrimSpace(s.Size))
+	if m != nil && strings.EqualFold(m[2], "cyl") {
+		if s.Target != "zvm" {
+			return 0, fmt.Errorf("%q: cylinders are a DASD size, for target zvm only", s.Size)
+		}
+		n, err := strconv.ParseInt(m[1], 10, 64)
+		if err != nil || n > MaxSize/CylinderBytes {
+			return 0, fmt.Errorf("%q is too large", s.Size)
+		}
+		return n * CylinderBytes, nil
+	}
+	n, err := ParseSize(s.Size)
+	if err != nil {
+		return 0, err
+	}
+	if s.Target == "zvm" && s.PartitionTable != "none" {
+		n = (n + CylinderBytes - 1) / CylinderBytes * CylinderBytes
+	}
+	return n, nil
+}
+
+// CylinderBytes is a 3390 cylinder at 4 KiB blocks (15 tracks of 12).
+const CylinderBytes = 15 * 12 * 4096
+
+func (s *Spec) validateDASD(v *validator) {
+	d := &s.DASD
+	if (d.Volser != "" || d.Vdev != "" || d.Gzip != nil) && !s.DASDLayout() {
+		v.failf("dasd", "only for target zvm with partition_table cdl or ldl")
+		return
+	}
+	if d.Volser == "" {
+		d.Volser = "LNX001"
+	} else if len(d.Volser) > 6 || strings.Trim(strings.ToUpper(d.Volser), "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@#$") != "" {
+		v.failf("dasd.volser", "%q: 1-6 characters of A-Z 0-9 @ # $", d.Volser)
+	}
+	d.Volser = strings.ToUpper(d.Volser)
+	if d.Vdev == "" {
+		d.Vdev = "0.0.0100"
+	} else if !vdevRE.MatchString(d.Vdev) {
+		v.failf("dasd.vdev", "%q: want a device number like 0100 or 0.0.0100", d.Vdev)
+	} else {
+		d.Vdev = strings.ToLower(d.Vdev)
+		if !strings.HasPrefix(d.Vdev, "0.") {
+			d.Vdev = fmt.Sprintf("0.0.%04s", d.Vdev)
+		}
+	}
+	if d.Gzip == nil {
+		six := 6
+		d.Gzip = &six
+	} else if *d.Gzip < 0 || *d.Gzip > 9 {
+		v.failf("dasd.gzip", "%d: want 0 (stored) to 9", *d.Gzip)
+	}
+}
 
 // ModeOr returns the file's mode, with def when unset.
 func (f File) ModeOr(def os.FileMode) os.FileMode {

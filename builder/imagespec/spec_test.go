@@ -26,12 +26,13 @@ func write(t *testing.T, body string) string {
 func TestDefaults(t *testing.T) {
 	for _, tc := range []struct {
 		target, table, boot string
-	}{{"kvm", "msdos", "zipl"}, {"dpm", "msdos", "zipl"}, {"zvm", "none", "none"}} {
+		size                int64
+	}{{"kvm", "msdos", "zipl", 2 << 30}, {"dpm", "msdos", "zipl", 2 << 30}, {"zvm", "cdl", "zipl", 2913 * CylinderBytes}} {
 		s, err := Load(write(t, "source: rootfs\ntarget: "+tc.target+"\nsize: 2GiB\n"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.PartitionTable != tc.table || s.Bootloader != tc.boot || s.SizeBytes != 2<<30 ||
+		if s.PartitionTable != tc.table || s.Bootloader != tc.boot || s.SizeBytes != tc.size ||
 			s.Filesystem.Type != "ext4" || s.Filesystem.Label != "root" || s.CloudInit.Network != "enabled" {
 			t.Errorf("%s: %+v", tc.target, s)
 		}
@@ -82,7 +83,15 @@ func TestErrors(t *testing.T) {
 		{"bad size", "source: rootfs\ntarget: kvm\nsize: big\n", `:3: size: "big": want a size`},
 		{"tiny", "source: rootfs\ntarget: kvm\nsize: 1MiB\n", "outside 64 MiB"},
 		{"no source", "source: nothere\ntarget: kvm\nsize: 2GiB\n", "no such file"},
-		{"zipl on zvm", "source: rootfs\ntarget: zvm\nsize: 2GiB\nbootloader: zipl\n", "must run against the minidisk"},
+		{"zipl on bare zvm", "source: rootfs\ntarget: zvm\nsize: 2GiB\npartition_table: none\nbootloader: zipl\n", "needs a DASD layout"},
+		{"msdos on zvm", "source: rootfs\ntarget: zvm\nsize: 2GiB\npartition_table: msdos\n", "not a minidisk layout"},
+		{"cdl on kvm", "source: rootfs\ntarget: kvm\nsize: 2GiB\npartition_table: cdl\n", "for target zvm only"},
+		{"cyl on kvm", "source: rootfs\ntarget: kvm\nsize: 100cyl\n", "cylinders are a DASD size"},
+		{"xcat on kvm", "source: rootfs\ntarget: kvm\nsize: 2GiB\nformat: xcat\n", "for target zvm"},
+		{"volser", "source: rootfs\ntarget: zvm\nsize: 2GiB\ndasd:\n  volser: LNX-01\n", ":5: dasd.volser"},
+		{"vdev", "source: rootfs\ntarget: zvm\nsize: 2GiB\ndasd:\n  vdev: 1.2.3\n", ":5: dasd.vdev"},
+		{"gzip", "source: rootfs\ntarget: zvm\nsize: 2GiB\ndasd:\n  gzip: 10\n", ":5: dasd.gzip"},
+		{"dasd on kvm", "source: rootfs\ntarget: kvm\nsize: 2GiB\ndasd:\n  vdev: \"0200\"\n", "only for target zvm"},
 		{"zipl without table", "source: rootfs\ntarget: kvm\nsize: 2GiB\npartition_table: none\n", "use partition_table: msdos"},
 		{"relative kernel", "source: rootfs\ntarget: kvm\nsize: 2GiB\nkernel:\n  image: boot/vmlinuz\n", ":5: kernel.image"},
 		{"files both", "source: rootfs\ntarget: kvm\nsize: 2GiB\nfiles:\n  - dst: /etc/a\n    src: agent\n    content: x\n", ":5: files[0]: give exactly one"},
@@ -161,4 +170,25 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted a spec without target or size: %q", b)
 		}
 	})
+}
+
+func TestDASDSize(t *testing.T) {
+	for _, tc := range []struct {
+		size string
+		want int64
+	}{{"1113cyl", 1113 * CylinderBytes}, {"3338 CYL", 3338 * CylinderBytes}, {"512MiB", 729 * CylinderBytes}, {"737280", CylinderBytes}} {
+		s, err := Load(write(t, "source: rootfs\ntarget: zvm\nsize: "+tc.size+"\ndasd:\n  vdev: 1A0\n  gzip: 0\n"))
+		if tc.want < MinSize {
+			if err == nil {
+				t.Errorf("%s: no error for a disk under %d bytes", tc.size, MinSize)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.SizeBytes != tc.want || s.DASD.Vdev != "0.0.01a0" || *s.DASD.Gzip != 0 || s.DASD.Volser != "LNX001" {
+			t.Errorf("%s: size %d vdev %s gzip %d volser %s, want %d 0.0.01a0 0 LNX001", tc.size, s.SizeBytes, s.DASD.Vdev, *s.DASD.Gzip, s.DASD.Volser, tc.want)
+		}
+	}
 }

@@ -277,7 +277,7 @@ install
 }
 
 func TestScriptsSyntax(t *testing.T) {
-	for name, b := range map[string][]byte{"local-top": itoolsScript, "hook": itoolsHook, "parse-zfcp": dracutHook} {
+	for name, b := range map[string][]byte{"local-top": itoolsScript, "hook": itoolsHook, "parse-zfcp": dracutHook, "dasd": dasdScript, "dasd hook": dasdHook} {
 		for _, shell := range shells(t) {
 			sh := strings.Fields(shell)
 			cmd := exec.Command(sh[0], append(sh[1:], "-n")...)

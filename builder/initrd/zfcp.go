@@ -127,8 +127,11 @@ func itoolsOverlay(m map[string]Entry) ([]File, error) {
 // appendOrder adds the lines cache_run_scripts (initramfs-tools
 // hook-functions) writes for our script to an ORDER file, keeping every
 // original line; it is idempotent.
-func appendOrder(order []byte) []byte {
-	line := "/scripts/local-top/" + itoolsScriptName + ` "$@"`
+func appendOrder(order []byte) []byte { return appendOrderFor(order, itoolsScriptName) }
+
+// appendOrderFor is appendOrder for the local-top script name.
+func appendOrderFor(order []byte, name string) []byte {
+	line := "/scripts/local-top/" + name + ` "$@"`
 	for _, l := range strings.Split(string(order), "\n") {
 		if l == line {
 			return order

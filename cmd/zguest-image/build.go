@@ -23,7 +23,7 @@ var errInterrupted = errors.New("interrupted")
 func (e *env) build(args []string) error {
 	fs := e.newFlags("build", "build [options] image.yaml -o guest.qcow2")
 	out := fs.String("o", "", "output image (required); written under a temporary name and renamed when complete")
-	format := fs.String("format", "", "qcow2 or raw (default: the spec's format:, else from the output name)")
+	format := fs.String("format", "", "qcow2, raw or xcat (zvm) (default: the spec's format:, else from the output name)")
 	work := fs.String("workdir", "", "scratch directory for the staged tree and raw disk (default $TMPDIR)")
 	listOps := fs.Bool("list-sysprep", false, "list the clean-up operations (names for the spec's sysprep: enable/disable) and exit")
 	verbose := fs.Bool("v", false, "log every step and change")
@@ -59,9 +59,9 @@ func (e *env) build(args []string) error {
 		return fmt.Errorf("%w: build needs -o OUTPUT", errUsage)
 	}
 	switch *format {
-	case "", "qcow2", "raw":
+	case "", "qcow2", "raw", "xcat":
 	default:
-		return fmt.Errorf("%w: -format %q: want qcow2 or raw", errUsage, *format)
+		return fmt.Errorf("%w: -format %q: want qcow2, raw or xcat", errUsage, *format)
 	}
 	spec, err := imagespec.Load(specPath)
 	if err != nil {
@@ -120,7 +120,7 @@ func (e *env) build(args []string) error {
 
 func bootText(res imagebuild.Result) string {
 	if res.Bootloader == "zipl" {
-		return "boots from disk (s390x SCSI boot record: " + res.Kernel + ")"
+		return "boots from disk (" + res.BootRecord + ": " + res.Kernel + ")"
 	}
 	return "no boot record: boot the kernel and initrd written next to it"
 }

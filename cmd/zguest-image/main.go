@@ -9,7 +9,8 @@
 //
 // Exit status: 0 success, 1 failure, 2 usage error, 3 invalid or corrupt
 // input (spec, source, image), 4 the image cannot be made bootable (no
-// kernel or initrd, command line too long), 130 interrupted.
+// kernel or initrd, command line too long), 5 a step needs root (zvm DASD
+// images), 130 interrupted.
 package main
 
 import (
@@ -36,6 +37,7 @@ const (
 	exitUsage   = 2
 	exitInvalid = 3
 	exitBoot    = 4
+	exitRoot    = 5 // a step needs root (a zvm DASD image's VTOC and boot records)
 	exitSignal  = 130
 )
 
@@ -101,6 +103,8 @@ func exitCode(err error, stderr io.Writer) int {
 	switch {
 	case errors.Is(err, errInterrupted):
 		return exitSignal
+	case errors.Is(err, imagebuild.ErrNeedsRoot):
+		return exitRoot
 	case errors.Is(err, imagebuild.ErrBoot), errors.Is(err, zipl.ErrInvalid):
 		return exitBoot
 	case errors.Is(err, imagespec.ErrInvalid), errors.Is(err, imagebuild.ErrSource):

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zguest/zguest/builder/dasd"
+	"github.com/zguest/zguest/builder/xcat"
 	"github.com/zguest/zguest/hostside/zvm"
 	"github.com/zguest/zguest/hostside/zvmsim"
 	"github.com/zguest/zguest/internal/sshdtest"
@@ -236,13 +238,20 @@ func listen(t *testing.T) net.Listener {
 
 // xcatGzip0 writes an xCAT CKD image the way creatediskimage does with
 // compression level 0: the 512-byte version 2 header ("GZIP: 0" at
-// offset 48, the level at 54) and then the disk's bytes as they are.
+// offset 48, the level at 54) and then the disk's tracks in ckdencode's
+// CiKaDa encoding, stored as they are.
 func xcatGzip0(t *testing.T, path string, cyls int) {
 	t.Helper()
-	h := fmt.Sprintf("xCAT CKD Disk Image:%16s HLen: 0055 GZIP: 0", fmt.Sprintf("%d CYL", cyls))
-	b := append([]byte(fmt.Sprintf("%-512s", h)), make([]byte, cyls*zvm.CylinderBytes)...)
-	copy(b[512:], "zguest conformance: uncompressed xCAT payload\n")
-	if err := os.WriteFile(path, b, 0o644); err != nil {
+	disk := make([]byte, cyls*zvm.CylinderBytes)
+	copy(disk, "zguest conformance: uncompressed xCAT payload\n")
+	var b bytes.Buffer
+	if err := xcat.Write(&b, bytes.NewReader(disk), dasd.Disk{Cylinders: int64(cyls), Layout: dasd.LDL}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b.Bytes()[:512], []byte("GZIP: 0")) {
+		t.Fatalf("header %q", b.Bytes()[:60])
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -127,3 +127,19 @@ func Copy(ctx context.Context, dst io.Writer, src io.Reader) (int64, error) {
 		}
 	}
 }
+
+// NewReader returns a reader of r that fails with ctx's cause once ctx
+// ends, for copies done by code that takes a reader.
+func NewReader(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, fmt.Errorf("read stopped: %w", context.Cause(c.ctx))
+	}
+	return c.r.Read(p)
+}

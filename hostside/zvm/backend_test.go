@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zguest/zguest/builder/dasd"
+	"github.com/zguest/zguest/builder/xcat"
 	"github.com/zguest/zguest/hostside/api"
 	"github.com/zguest/zguest/hostside/smapi"
 	"github.com/zguest/zguest/hostside/zvm"
@@ -260,8 +262,17 @@ func TestImagesAndDeploy(t *testing.T) {
 	r := newRig(t, nil)
 	ctx := context.Background()
 	payload := bytes.Repeat([]byte("rootfs!!"), 4096)
+	// A CKD image's payload is CiKaDa-encoded tracks (ckdencode): the
+	// minidisk gets the decoded 4 KiB blocks.
+	dk, _ := dasd.New(3, dasd.LDL, "LNX001")
+	blocks := make([]byte, dk.Size())
+	copy(blocks, payload)
+	var tracks bytes.Buffer
+	if err := xcat.EncodeTracks(&tracks, bytes.NewReader(blocks), dk); err != nil {
+		t.Fatal(err)
+	}
 	src := filepath.Join(r.dir, "img")
-	os.WriteFile(src, xcatImage(t, "CKD", "100 CYL", true, payload), 0o644)
+	os.WriteFile(src, xcatImage(t, "CKD", "100 CYL", true, tracks.Bytes()), 0o644)
 	if err := r.b.ImportImage(ctx, api.ImageImport{ImageName: "img1", URL: "file://" + src, ImageMeta: map[string]string{"os_version": "ubuntu22"}}); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zguest/zguest/builder/dasd"
+	"github.com/zguest/zguest/builder/xcat"
 	"github.com/zguest/zguest/hostside/api"
 	"github.com/zguest/zguest/hostside/remotehost"
 )
@@ -35,8 +37,9 @@ var (
 // to <repo>/netboot/<os>/<image>/<vdev> and recorded, so that it can be
 // queried, deployed, exported and deleted like an imported image.
 //
-// guess: a CKD disk's payload is its bytes as Linux reads them, not
-// ckdencode's track images; deploy writes the same form back.
+// A CKD disk's payload is ckdencode's CiKaDa track encoding
+// (builder/xcat), which deploy decodes back onto the minidisk; an FBA
+// disk's is its blocks as they are.
 func (b *Backend) Capture(ctx context.Context, userid string, c api.CaptureSpec) error {
 	if err := c.Check(); err != nil {
 		return err
@@ -114,7 +117,20 @@ func (b *Backend) captureDisk(ctx context.Context, userid, osv string, c api.Cap
 	}
 	defer os.RemoveAll(stageDir)
 	stage := filepath.Join(stageDir, d.Vdev)
-	sum, size, err := writeImage(ctx, stage, h, io.NewSectionReader(ra, 0, disk.Size()))
+	src := io.Reader(io.NewSectionReader(ra, 0, disk.Size()))
+	if h.Format == FormatXCATCKD {
+		// As creatediskimage: the tracks in ckdencode's CiKaDa encoding,
+		// with the records a Linux CDL disk has on tracks 0 and 1 (a disk
+		// that is not CDL is written as 12 records of 4 KiB a track).
+		layout, _, _ := dasd.Detect(ra)
+		pr, pw := io.Pipe()
+		go func() {
+			pw.CloseWithError(xcat.EncodeTracks(pw, ra, dasd.Disk{Cylinders: h.Size, Layout: layout}))
+		}()
+		defer pr.Close() // stops the encoder if writing the image failed
+		src = pr
+	}
+	sum, size, err := writeImage(ctx, stage, h, src)
 	if err != nil {
 		return fail(fmt.Errorf("create the image of minidisk %s: %w", d.Vdev, err))
 	}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/zguest/zguest/builder/dasd"
+	"github.com/zguest/zguest/builder/xcat"
 	"github.com/zguest/zguest/hostside/api"
 	"github.com/zguest/zguest/hostside/source"
 )
@@ -85,10 +87,17 @@ func (b *Backend) copyImage(ctx context.Context, userid, vdev string, im ImageRe
 	if err != nil {
 		return err
 	}
-	w := io.NewOffsetWriter(disk, 0)
-	// guess: an xCAT CKD payload is written as the decompressed stream; a
-	// real 3390 needs ckddecode's track layout.
-	n, err := source.Copy(ctx, w, src)
+	var n int64
+	if h.Format == FormatXCATCKD {
+		// The payload is the connector's CiKaDa track encoding
+		// (ckdencode); written as Linux sees the minidisk, 4 KiB blocks,
+		// as ckddecode leaves it.
+		var tracks int64
+		tracks, err = xcat.DecodeTracks(source.NewReader(ctx, src), disk, disk.Size()/dasd.TrackBytes)
+		n = tracks * dasd.TrackBytes
+	} else {
+		n, err = source.Copy(ctx, io.NewOffsetWriter(disk, 0), src)
+	}
 	cerr := disk.Close()
 	if err != nil {
 		return fmt.Errorf("write %s (%s) to minidisk %s of %d bytes after %d bytes: %w", im.Name, h.Format, vdev, disk.Size(), n, err)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zguest/zguest/builder/dasd"
+	"github.com/zguest/zguest/builder/xcat"
 	"github.com/zguest/zguest/hostside/api"
 	"github.com/zguest/zguest/hostside/zvm"
 )
@@ -25,6 +27,17 @@ func levelImage(t *testing.T, format string, size int64, level int, payload []by
 	}
 	h := zvm.Header{Format: format, Size: size, Unit: unit, Level: level}
 	b := bytes.NewBuffer(h.Bytes())
+	if format == zvm.FormatXCATCKD {
+		// A CKD payload is the minidisk's tracks in ckdencode's CiKaDa
+		// encoding: the payload at the start of a disk of size cylinders.
+		disk := make([]byte, size*dasd.CylinderBytes)
+		copy(disk, payload)
+		var enc bytes.Buffer
+		if err := xcat.EncodeTracks(&enc, bytes.NewReader(disk), dasd.Disk{Cylinders: size}); err != nil {
+			t.Fatal(err)
+		}
+		payload = enc.Bytes()
+	}
 	if level == 0 {
 		b.Write(payload)
 		return b.Bytes()

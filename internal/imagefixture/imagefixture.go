@@ -178,15 +178,24 @@ func Image(t testing.TB, target string) string {
 // BuildImage is Image with words added to the kernel command line.
 func BuildImage(t testing.TB, target, cmdline string) string {
 	t.Helper()
+	return BuildImageAs(t, target, cmdline, "2GiB", "qcow2", "")
+}
+
+// BuildImageAs is BuildImage with the disk size, output format (qcow2,
+// raw or xcat) and extra spec lines given.
+func BuildImageAs(t testing.TB, target, cmdline, size, format, extra string) string {
+	t.Helper()
 	rootfs := RootfsTar(t)
 	agent := AgentS390x(t)
 	tool := ImageTool(t)
 	dir := t.TempDir()
 	spec := filepath.Join(dir, "image.yaml")
-	if err := os.WriteFile(spec, []byte(Spec(rootfs, agent, target, cmdline, "")), 0o644); err != nil {
+	text := strings.Replace(Spec(rootfs, agent, target, cmdline, extra), "size: 2GiB\nformat: qcow2\n",
+		"size: "+size+"\nformat: "+format+"\n", 1)
+	if err := os.WriteFile(spec, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(dir, "guest-"+target+".qcow2")
+	out := filepath.Join(dir, "guest-"+target+"."+format)
 	cmd := exec.Command(tool, "build", spec, "-o", out)
 	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=1700000000")
 	start := time.Now()

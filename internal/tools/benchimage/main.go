@@ -28,6 +28,7 @@ func main() {
 	agent := flag.String("agent", "bin/s390x/zguest-agent", "s390x agent to install")
 	runs := flag.Int("runs", 3, "runs of each")
 	work := flag.String("dir", os.TempDir(), "scratch directory")
+	zvm := flag.Bool("zvm", true, "also time the zvm DASD build (CDL, fdasd and zipl in a chroot) and its xCAT CKD output")
 	flag.Parse()
 	for _, p := range []*string{tool, agent} {
 		abs, err := filepath.Abs(*p)
@@ -102,6 +103,9 @@ func main() {
 	fmt.Printf("tar -x + mkfs.ext4 -d + qemu-img convert:                                median %6.2fs  peak RSS tar %.1f / mkfs %.1f / qemu-img %.1f MiB  image %d MiB\n",
 		mc.Seconds(), float64(tarPeak)/1024, float64(mkfsPeak)/1024, float64(qimgPeak)/1024, convSize>>20)
 	fmt.Printf("ratio zguest-image / conventional: %.2f (runs: ours %v, conventional %v)\n", mo.Seconds()/mc.Seconds(), round(ours), round(conv))
+	if *zvm {
+		benchZVM(*tool, *agent, rootfs, dir, *runs)
+	}
 }
 
 // run starts cmd, samples its VmHWM (and its children's) until it exits,
