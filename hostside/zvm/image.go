@@ -2,8 +2,6 @@ package zvm
 
 import (
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/url"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/zguest/zguest/hostside/api"
+	"github.com/zguest/zguest/hostside/imagerepo"
 	"github.com/zguest/zguest/hostside/remotehost"
 )
 
@@ -95,23 +94,7 @@ func describe(rec *ImageRecord) error {
 	return nil
 }
 
-func copyHash(src, dst string) (string, int64, error) {
-	in, err := os.Open(src)
-	if err != nil {
-		return "", 0, err
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return "", 0, err
-	}
-	h := md5.New()
-	n, err := io.Copy(io.MultiWriter(out, h), in)
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	return hex.EncodeToString(h.Sum(nil)), n, err
-}
+func copyHash(src, dst string) (string, int64, error) { return imagerepo.CopyHash(src, dst) }
 
 // QueryImages implements api.Backend; a named image that does not exist
 // is the original's 404.
