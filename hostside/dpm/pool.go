@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -43,6 +44,8 @@ type poolVolume struct {
 // as in the original's disk_list.
 const cylinder = 849960
 
+var objectIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
 var sizeRE = regexp.MustCompile(`^([0-9]{1,9})([gGmM]?)$`)
 
 // parseDiskSize reads disk_list's "size": "10g", "512m", or 3390
@@ -71,7 +74,18 @@ func (b *Backend) loadPool(ctx context.Context) error {
 	if b.cfg.Store == nil {
 		return errors.New("dpm: a boot pool needs the state store")
 	}
+	if d := b.cfg.DeviceDir; d != "" && !filepath.IsAbs(d) {
+		return fmt.Errorf("dpm: device_dir %q: want an absolute path like /dev/disk/by-id", d)
+	}
+	if p := b.cfg.SCP.Port; p < 0 || p > 65535 {
+		return fmt.Errorf("dpm: remotehost_sshd_port %d: want 1-65535", p)
+	}
+	seen := map[string]bool{}
 	for _, id := range b.cfg.BootPool {
+		if !objectIDRE.MatchString(id) || seen[id] {
+			return fmt.Errorf("dpm: boot_pool entry %q: want distinct storage group object ids", id)
+		}
+		seen[id] = true
 		v, err := b.poolGroup(ctx, id)
 		if err != nil {
 			return fmt.Errorf("dpm: boot_pool storage group %s: %w", id, err)

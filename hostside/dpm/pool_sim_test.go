@@ -252,6 +252,8 @@ func TestBootPoolConfig(t *testing.T) {
 	}{
 		{[]string{"nope"}, "boot_pool storage group nope"},
 		{[]string{"sg1"}, ""},
+		{[]string{"sg1", "sg1"}, "want distinct storage group object ids"},
+		{[]string{"../cpcs/cpc1"}, "want distinct storage group object ids"},
 	} {
 		cfg := e.cfg
 		cfg.BootPool = c.pool
