@@ -268,3 +268,34 @@ func TestBootPoolConfig(t *testing.T) {
 		t.Error("an own partition that does not exist was accepted")
 	}
 }
+
+// TestBootPoolRecovery: a restart finishes what a crash left: a volume
+// taken for a partition that was never made is given back, and a
+// release interrupted before the wipe is wiped and given back.
+func TestBootPoolRecovery(t *testing.T) {
+	e := poolSetup(t)
+	vol2 := hmcsim.VolumeFile(e.volDir, uuid2)
+	if err := os.WriteFile(vol2, []byte("old guest data"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []store.Guest{
+		{UserID: "G9", Progress: store.Creating, Meta: map[string]string{"storage_group": "/api/storage-groups/sg1", "boot_volume": "/api/storage-groups/sg1/storage-volumes/vol1"}},
+		{UserID: "G8", Progress: store.Deleting, Meta: map[string]string{"storage_group": "/api/storage-groups/sg2", "boot_volume": "/api/storage-groups/sg2/storage-volumes/vol2", "written": "1048576"}},
+	} {
+		if err := e.st.PutGuest(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := dpm.New(context.Background(), e.cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"G8", "G9"} {
+		if _, err := e.st.Guest(id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s's assignment left after the restart: %v", id, err)
+		}
+	}
+	got, err := os.ReadFile(vol2)
+	if err != nil || !bytes.Equal(got[:14], make([]byte, 14)) {
+		t.Errorf("volume 2 not wiped: %q %v", got[:14], err)
+	}
+}
