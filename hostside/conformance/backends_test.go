@@ -86,8 +86,20 @@ func TestNovaDriverKVM(t *testing.T) {
 // groups of the z14 inventory), writes the image onto it through the
 // daemon's own partition's FCP access (the simulator's sparse volume
 // files) and boots the partition from it; destroy returns the volume.
-func TestNovaDriverDPM(t *testing.T) {
-	requireNova(t)
+// dpmRig is the daemon on the dpm backend against the HMC simulator with
+// the z14 inventory, a boot pool of its two boot storage groups and the
+// volumes as sparse files in volDir reached from the partition ZGHOSTD.
+type dpmRig struct {
+	d      *hostdproc.Daemon
+	hc     *hmc.Client
+	dir    string
+	volDir string
+}
+
+const bootVolume1 = "600507680C8080B11000000000000001" // SG-BOOT-1's boot volume
+
+func startDPM(t *testing.T) *dpmRig {
+	t.Helper()
 	ssh := sshdtest.Start(t)
 	useSSH(t, ssh)
 	bin := buildDaemon(t)
@@ -153,6 +165,13 @@ func TestNovaDriverDPM(t *testing.T) {
 			t.Log(d.LogTail())
 		}
 	})
+	return &dpmRig{d: d, hc: hc, dir: dir, volDir: volDir}
+}
+
+func TestNovaDriverDPM(t *testing.T) {
+	requireNova(t)
+	r := startDPM(t)
+	d, dir, volDir := r.d, r.dir, r.volDir
 	raw := filepath.Join(dir, "glance-main.raw")
 	data := make([]byte, 8<<20)
 	copy(data, "zguest conformance: raw root disk for DPM\n")
@@ -186,7 +205,7 @@ func TestNovaDriverDPM(t *testing.T) {
 	runDriver(t, d.Client.Base, map[string]image{mainImage: {Path: raw, OSDistro: "ubuntu22.04"}}, steps)
 	// destroy returned both volumes: the written one reads back zeros.
 	got := make([]byte, len(data))
-	f, err := os.Open(hmcsim.VolumeFile(volDir, "600507680C8080B11000000000000001"))
+	f, err := os.Open(hmcsim.VolumeFile(volDir, bootVolume1))
 	if err != nil {
 		t.Fatal(err)
 	}
