@@ -223,7 +223,7 @@ func (b *Backend) Deploy(ctx context.Context, userid string, d api.DeploySpec) e
 		if _, err := b.lookup(ctx, userid); err != nil {
 			return err
 		}
-		if image, err = b.deployImage(ctx, userid, im); err != nil {
+		if image, err = b.deployImage(ctx, userid, im, d); err != nil {
 			return err
 		}
 	}
@@ -241,8 +241,8 @@ func (b *Backend) Deploy(ctx context.Context, userid string, d api.DeploySpec) e
 		}
 		props["boot-storage-device"] = g.hba
 	}
-	if d.TransportFiles != "" {
-		b.log.Warn("transport files are ignored: a DPM partition has no virtual reader", "userid", userid)
+	if d.TransportFiles != "" && image == d.Image {
+		b.log.Warn("transport files are ignored: a DPM partition has no virtual reader (only a deploy of an imported image writes the config drive onto the volume)", "userid", userid)
 	}
 	// z14 and later: the boot volume's storage group must be attached.
 	attached := ""

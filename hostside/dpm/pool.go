@@ -240,6 +240,7 @@ func (b *Backend) releaseVolume(ctx context.Context, r store.Guest) error {
 		return err
 	}
 	written, _ := strconv.ParseInt(r.Meta["written"], 10, 64)
+	drive, _ := strconv.ParseInt(r.Meta["config_drive_at"], 10, 64)
 	if written > 0 {
 		var v poolVolume
 		for _, p := range b.pool {
@@ -253,6 +254,9 @@ func (b *Backend) releaseVolume(ctx context.Context, r store.Guest) error {
 				return err
 			}
 			err = f.Zero(0, min(written, v.Size))
+			if err == nil && drive > 0 && drive < v.Size {
+				err = f.Zero(drive, v.Size-drive)
+			}
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}
@@ -267,7 +271,7 @@ func (b *Backend) releaseVolume(ctx context.Context, r store.Guest) error {
 
 // deployImage writes the repository image onto userid's boot volume and
 // returns the boot reference for it.
-func (b *Backend) deployImage(ctx context.Context, userid string, im store.Image) (string, error) {
+func (b *Backend) deployImage(ctx context.Context, userid string, im store.Image, spec api.DeploySpec) (string, error) {
 	r, v, err := b.volumeOf(userid)
 	if errors.Is(err, store.ErrNotFound) {
 		return "", inputErr(api.ModGuest, "guest %s has no boot volume of the pool: it was created without one (configure boot_pool and create it again)", userid)
@@ -283,6 +287,12 @@ func (b *Backend) deployImage(ctx context.Context, userid string, im store.Image
 	if d.Size > v.Size {
 		return "", inputErr(api.ModGuest, "image %s is %d bytes, the boot volume %s of %s only %d", im.Name, d.Size, v.URI, userid, v.Size)
 	}
+	var drive []byte
+	if spec.TransportFiles != "" {
+		if drive, err = b.fetchConfigDrive(ctx, userid, spec); err != nil {
+			return "", err
+		}
+	}
 	r.Progress, r.Image = store.Deploying, im.Name
 	r.Meta["written"] = strconv.FormatInt(d.Size, 10) // wipe covers a half-written image
 	if err := b.cfg.Store.PutGuest(r); err != nil {
@@ -293,6 +303,9 @@ func (b *Backend) deployImage(ctx context.Context, userid string, im store.Image
 		return "", hmcErr(api.ModGuest, "open the boot volume of "+userid, err)
 	}
 	err = writeImage(ctx, f, d, d.Size)
+	if err == nil && drive != nil {
+		err = b.writeConfigDrive(userid, &r, f, d, v, drive)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -305,4 +318,26 @@ func (b *Backend) deployImage(ctx context.Context, userid string, im store.Image
 	}
 	b.log.Info("image written onto the boot volume", "userid", userid, "image", im.Name, "format", d.Format, "volume", v.URI, "bytes", d.Size)
 	return "storage-volume:" + v.URI, nil
+}
+
+// writeConfigDrive puts the config drive at the volume's end and adds it
+// to the partition table (cfgdrive.go); it records where, for the wipe.
+func (b *Backend) writeConfigDrive(userid string, r *store.Guest, f VolumeFile, d *imagerepo.Disk, v poolVolume, drive []byte) error {
+	off, mbr, why := configDrivePlan(d, d.Size, v.Size, drive)
+	if why != nil {
+		b.log.Warn("no config drive on the boot volume: cloud-init will find none", "userid", userid, "reason", why)
+		return nil
+	}
+	r.Meta["config_drive_at"] = strconv.FormatInt(off, 10)
+	if err := b.cfg.Store.PutGuest(*r); err != nil {
+		return err
+	}
+	if _, err := f.WriteAt(drive, off); err != nil {
+		return fmt.Errorf("write the config drive at %d: %w", off, err)
+	}
+	if _, err := f.WriteAt(mbr, 0); err != nil {
+		return fmt.Errorf("write the partition table: %w", err)
+	}
+	b.log.Info("config drive written as partition 2 of the boot volume", "userid", userid, "offset", off, "bytes", len(drive))
+	return nil
 }
