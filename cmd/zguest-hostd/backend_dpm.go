@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/zguest/zguest/hostside/api"
@@ -44,6 +45,12 @@ type dpmOptions struct {
 	} `json:"storage_mappings"` // z13 class only: HBAs made on these ports
 	JobTimeout    string `json:"job_timeout"`
 	StatusTimeout string `json:"status_timeout"`
+	// Boot volumes and images (hostside/dpm/README.md "Storage").
+	BootPool      []string `json:"boot_pool"`      // storage group object ids reserved for boot volumes
+	OwnPartition  string   `json:"own_partition"`  // the partition this daemon runs in
+	DeviceDir     string   `json:"device_dir"`     // LUN device links, default /dev/disk/by-id
+	DeviceTimeout string   `json:"device_timeout"` // wait for a LUN's device, e.g. "60s"
+	SSHPort       int      `json:"remotehost_sshd_port"`
 }
 
 func newDPMBackend(ctx context.Context, env daemon.BackendEnv) (api.Backend, error) {
@@ -86,6 +93,11 @@ func newDPMBackend(ctx context.Context, env daemon.BackendEnv) (api.Backend, err
 	if cfg.StatusTimeout, err = dur("status_timeout", o.StatusTimeout); err != nil {
 		return nil, err
 	}
+	if cfg.DeviceTimeout, err = dur("device_timeout", o.DeviceTimeout); err != nil {
+		return nil, err
+	}
+	cfg.Store, cfg.ImageDir, cfg.SCP.Port = env.Store, filepath.Join(env.StateDir, "dpm-images"), o.SSHPort
+	cfg.BootPool, cfg.OwnPartition, cfg.DeviceDir = o.BootPool, o.OwnPartition, o.DeviceDir
 	for name, n := range o.Networks {
 		cfg.Networks[name] = dpm.Network{VSwitch: n.VSwitch, Port: n.Port}
 	}

@@ -1,14 +1,16 @@
 package conformance
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/zguest/zguest/hostside/api/apitest"
+	"github.com/zguest/zguest/hostside/hmc"
 	"github.com/zguest/zguest/hostside/hmcsim"
 	"github.com/zguest/zguest/internal/imagefixture"
 	"github.com/zguest/zguest/internal/libvirttest"
@@ -80,31 +82,55 @@ func TestNovaDriverKVM(t *testing.T) {
 }
 
 // TestNovaDriverDPM: the steps that apply on the dpm backend against the
-// HMC simulator. A DPM partition boots from an FCP volume, not from an
-// image the connector imports, so nova's z/VM driver cannot spawn one
-// until the image path exists (issue 14): spawn is expected to fail at
-// image_import with the original's "not implemented" answer. The steps
-// that act on an instance run on a partition made outside nova and
-// adopted by the harness.
-func TestNovaDriverDPM(t *testing.T) {
-	requireNova(t)
+// HMC simulator. spawn imports the glance image into the daemon's
+// repository, takes a boot volume of the pool (the two boot storage
+// groups of the z14 inventory), writes the image onto it through the
+// daemon's own partition's FCP access (the simulator's sparse volume
+// files) and boots the partition from it; destroy returns the volume.
+// dpmRig is the daemon on the dpm backend against the HMC simulator with
+// the z14 inventory, a boot pool of its two boot storage groups and the
+// volumes as sparse files in volDir reached from the partition ZGHOSTD.
+type dpmRig struct {
+	d      *hostdproc.Daemon
+	hc     *hmc.Client
+	dir    string
+	volDir string
+}
+
+const bootVolume1 = "600507680C8080B11000000000000001" // SG-BOOT-1's boot volume
+
+func startDPM(t *testing.T) *dpmRig {
+	t.Helper()
 	ssh := sshdtest.Start(t)
 	useSSH(t, ssh)
 	bin := buildDaemon(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
+	dir := t.TempDir()
+	volDir := filepath.Join(dir, "by-id")
+	if err := os.Mkdir(volDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	sim, err := hmcsim.Start(ctx, hmcsim.Options{Listen: "127.0.0.1:0", InventoryFile: "../../testdata/hmc/dpm-z14.yaml",
-		JobDuration: 20 * time.Millisecond, DeferredStatus: 50 * time.Millisecond})
+		JobDuration: 20 * time.Millisecond, DeferredStatus: 50 * time.Millisecond, VolumeDir: volDir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sim.Close() })
-	dir := t.TempDir()
 	ca, pw := filepath.Join(dir, "hmc-ca.pem"), filepath.Join(dir, "hmc.pw")
 	if err := os.WriteFile(ca, sim.CACertPEM(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(pw, []byte("hmcpass-sim\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const cpcID = "1f5b4c7e-0a4a-4c1a-9f1e-5a0c2b7d9e01"
+	// The partition the daemon runs in: its FCP access writes the images.
+	hc, err := hmc.New(hmc.Config{URL: sim.URL(), CA: sim.CACertPEM(), UserID: "hmcuser", Password: "hmcpass-sim"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hc.Create(ctx, hmc.CPCURI(cpcID)+"/partitions", map[string]any{"name": "ZGHOSTD", "ifl-processors": 1, "initial-memory": 4096, "maximum-memory": 4096}); err != nil {
 		t.Fatal(err)
 	}
 	type hmcOpts struct {
@@ -123,8 +149,13 @@ func TestNovaDriverDPM(t *testing.T) {
 		MaxProcessors int                `json:"max_processors"`
 		MaxMemoryMB   int                `json:"max_memory_mb"`
 		Networks      map[string]network `json:"networks"`
-	}{hmcOpts{sim.URL(), ca, "hmcuser", pw}, "1f5b4c7e-0a4a-4c1a-9f1e-5a0c2b7d9e01", "confhost", 8, 65536,
-		map[string]network{"physnet1": {"5e000002-0000-4000-8000-000000000002"}}}
+		BootPool      []string           `json:"boot_pool"`
+		OwnPartition  string             `json:"own_partition"`
+		DeviceDir     string             `json:"device_dir"`
+		SSHPort       int                `json:"remotehost_sshd_port"`
+	}{hmcOpts{sim.URL(), ca, "hmcuser", pw}, cpcID, "confhost", 8, 65536,
+		map[string]network{"physnet1": {"5e000002-0000-4000-8000-000000000002"}},
+		[]string{"56000001-0000-4000-8000-000000000001", "56000002-0000-4000-8000-000000000002"}, "ZGHOSTD", volDir, ssh.Port}
 	d, err := hostdproc.Start(context.Background(), hostdproc.Options{Binary: bin, Dir: dir, Backend: "dpm", BackendOptions: opts})
 	if err != nil {
 		t.Fatal(err)
@@ -135,29 +166,18 @@ func TestNovaDriverDPM(t *testing.T) {
 			t.Log(d.LogTail())
 		}
 	})
+	return &dpmRig{d: d, hc: hc, dir: dir, volDir: volDir}
+}
+
+func TestNovaDriverDPM(t *testing.T) {
+	requireNova(t)
+	r := startDPM(t)
+	d, dir, volDir := r.d, r.dir, r.volDir
 	raw := filepath.Join(dir, "glance-main.raw")
-	if err := os.WriteFile(raw, make([]byte, 1<<20), 0o644); err != nil {
+	data := make([]byte, 8<<20)
+	copy(data, "zguest conformance: raw root disk for DPM\n")
+	if err := os.WriteFile(raw, data, 0o644); err != nil {
 		t.Fatal(err)
-	}
-	// A partition made the way it can be today (create, deploy from an FCP
-	// storage-group volume, start), whose userid is the name nova gives
-	// instance id 0xff (abc%05x): the "adopt" step hands it to the driver
-	// so that the instance steps run on DPM too.
-	ctx2 := context.Background()
-	adopted := "ABC000FF"
-	for _, c := range []struct {
-		what string
-		call func() (*apitest.Reply, error)
-	}{
-		{"create", func() (*apitest.Reply, error) { return d.Client.GuestCreate(ctx2, adopted, 1, 1024, nil) }},
-		{"deploy", func() (*apitest.Reply, error) {
-			return d.Client.GuestDeploy(ctx2, adopted, "storage-volume:/api/storage-groups/56000001-0000-4000-8000-000000000001/storage-volumes/5f000001-0000-4000-8000-000000000001", "", "")
-		}},
-		{"start", func() (*apitest.Reply, error) { return d.Client.GuestAction(ctx2, adopted, "start", nil) }},
-	} {
-		if r, err := c.call(); err != nil || r.OverallRC != 0 {
-			t.Fatalf("%s %s outside nova: %v %s", c.what, adopted, err, r.Raw)
-		}
 	}
 	notImpl := "'overallRC': 501"
 	steps := []step{}
@@ -167,12 +187,9 @@ func TestNovaDriverDPM(t *testing.T) {
 		case "get_host_uptime":
 			s.fails = "the DPM backend reports no ipl_time: the HMC's CPC object has no IPL time in z/VM's form"
 			s.failsWith = "ipl_time ''"
-		case "spawn":
-			s.fails = "a DPM partition boots from an FCP volume; image_import is not implemented on DPM until issue 14"
-			s.failsWith = "'overallRC': 501"
 		case "spawn_ephemeral":
-			s.fails = "as spawn: image_import is not implemented on DPM until issue 14"
-			s.failsWith = "'overallRC': 501"
+			s.fails = "an ephemeral disk is a z/VM minidisk (guest_config_minidisks); a DPM partition has none"
+			s.failsWith = notImpl
 		case "spawn_gzip0", "destroy_gzip0":
 			s.na = "an xCAT disk image is z/VM's minidisk format"
 		case "get_console_output":
@@ -185,9 +202,21 @@ func TestNovaDriverDPM(t *testing.T) {
 			s.na = "spawn_ephemeral made no instance (see spawn_ephemeral)"
 		}
 		steps = append(steps, s)
-		if n == "spawn" {
-			steps = append(steps, step{name: "adopt"})
+	}
+	runDriver(t, d.Client.Base, map[string]image{mainImage: {Path: raw, OSDistro: "ubuntu22.04"}}, steps)
+	// destroy returned both volumes: the written one reads back zeros.
+	got := make([]byte, len(data))
+	f, err := os.Open(hmcsim.VolumeFile(volDir, bootVolume1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.ReadAt(got, 0); err != nil || !bytes.Equal(got, make([]byte, len(got))) {
+		t.Errorf("boot volume 1 not wiped after destroy (%v)", err)
+	}
+	for _, want := range []string{"image written onto the boot volume", "boot volume wiped"} {
+		if !strings.Contains(d.LogTail(), want) {
+			t.Errorf("the daemon did not log %q", want)
 		}
 	}
-	runDriver(t, d.Client.Base, map[string]image{mainImage: {Path: raw, OSDistro: "ubuntu22.04"}}, steps, "adopt_id", 0xff)
 }

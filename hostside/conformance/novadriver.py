@@ -334,16 +334,6 @@ class Harness(object):
         return "%s spawned from %s (imported by the driver, root disk %s units, config drive %d bytes)" % (
             inst.name, image_id, got[0]["disk_size_units"], os.path.getsize(drive))
 
-    def step_adopt(self):
-        """Take over a guest made outside nova's spawn (cfg "adopt_id": the
-        instance id whose name, abc%05x, is the guest's userid), so that the
-        instance steps can run where spawn cannot make one."""
-        from nova import objects
-        inst = objects.Instance(context=self.ctx, id=int(self.cfg["adopt_id"]), uuid=str(uuid.uuid4()),
-                                project_id=self.ctx.project_id, user_id=self.ctx.user_id)
-        self.instances["main"] = inst
-        return "instance %s" % inst.name
-
     def step_instance_exists(self):
         check(self.driver.instance_exists(self._inst("main")), "instance_exists is false after spawn")
 

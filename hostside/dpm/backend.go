@@ -14,6 +14,8 @@ import (
 
 	"github.com/zguest/zguest/hostside/api"
 	"github.com/zguest/zguest/hostside/hmc"
+	"github.com/zguest/zguest/hostside/imagerepo"
+	"github.com/zguest/zguest/hostside/store"
 )
 
 // Network is a physical network's virtual switch.
@@ -51,6 +53,27 @@ type Config struct {
 	StatusTimeout time.Duration
 	Poll          time.Duration
 	Log           *slog.Logger
+
+	// Store is the daemon's state store (images, boot volume
+	// assignments); ImageDir holds the imported images; SCP copies
+	// images from nova's remote_host. Without Store and ImageDir the
+	// image calls answer "not implemented".
+	Store    *store.Store
+	ImageDir string
+	SCP      imagerepo.SCP
+	// BootPool lists the object ids of the storage groups reserved for
+	// this host's boot volumes (pool.go); each must be an FCP group of
+	// the CPC, fulfilled, with one boot volume.
+	BootPool []string
+	// OwnPartition is the name of the partition this daemon runs in: the
+	// deploy writes images through its FCP access (volume.go). DeviceDir
+	// is where the LUNs' device links appear (default /dev/disk/by-id),
+	// DeviceTimeout how long to wait for one (default 60s).
+	OwnPartition  string
+	DeviceDir     string
+	DeviceTimeout time.Duration
+	// Volumes replaces the HMC volume writer (tests).
+	Volumes VolumeWriter
 }
 
 // Backend is the DPM backend.
@@ -64,6 +87,9 @@ type Backend struct {
 
 	mu     sync.Mutex
 	guests map[string]*guest // by userid; nil entries are creates in progress
+
+	pool    []poolVolume // boot volume pool, smallest first
+	volumes VolumeWriter
 }
 
 type network struct {
@@ -158,6 +184,9 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 		b.nets[name] = network{vswitchURI: hmc.VirtualSwitchURI(n.VSwitch), port: port}
 	}
 	if err := b.reconcile(ctx); err != nil {
+		return nil, err
+	}
+	if err := b.loadPool(ctx); err != nil {
 		return nil, err
 	}
 	return b, nil

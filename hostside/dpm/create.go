@@ -9,6 +9,7 @@ import (
 
 	"github.com/zguest/zguest/hostside/api"
 	"github.com/zguest/zguest/hostside/hmc"
+	"github.com/zguest/zguest/hostside/store"
 )
 
 // CreateGuest creates the partition (stopped) with the request's
@@ -39,11 +40,41 @@ func (b *Backend) CreateGuest(ctx context.Context, s api.GuestSpec) ([]api.Disk,
 		b.mu.Unlock()
 		return nil, exhausted(2, "Guest '%s' asks for %d MiB; the CPC subset %s has %d MiB of %d MiB left", s.UserID, s.Memory, b.cfg.Host, b.cfg.MaxMemoryMB-mem, b.cfg.MaxMemoryMB)
 	}
+	var vol *poolVolume
+	if len(b.pool) > 0 {
+		size := int64(0)
+		for _, d := range s.DiskList {
+			if d.IsBootDisk {
+				n, err := parseDiskSize(d.Size)
+				if err != nil {
+					b.mu.Unlock()
+					return nil, inputErr(api.ModGuest, "guest %s: boot disk: %v", s.UserID, err)
+				}
+				size = n
+			}
+		}
+		v, err := b.takeVolume(s.UserID, size)
+		if err != nil {
+			b.mu.Unlock()
+			return nil, err
+		}
+		vol = &v
+	}
 	pending := &guest{procs: s.VCPUs, mem: s.Memory, nics: map[string]string{}}
 	b.guests[s.UserID] = pending
 	b.mu.Unlock()
 
 	g, err := b.create(ctx, s)
+	if vol != nil {
+		if err != nil {
+			if derr := b.cfg.Store.DeleteGuest(s.UserID); derr != nil {
+				b.log.Error("could not return the boot volume of a failed create", "userid", s.UserID, "error", derr)
+			}
+		} else if perr := b.cfg.Store.PutGuest(store.Guest{UserID: s.UserID, Progress: store.Created,
+			Meta: map[string]string{"storage_group": vol.GroupURI, "boot_volume": vol.URI}}); perr != nil {
+			b.log.Error("could not record the boot volume of a create", "userid", s.UserID, "error", perr)
+		}
+	}
 	b.mu.Lock()
 	if err != nil {
 		delete(b.guests, s.UserID)
@@ -53,6 +84,9 @@ func (b *Backend) CreateGuest(ctx context.Context, s api.GuestSpec) ([]api.Disk,
 	b.mu.Unlock()
 	if err != nil {
 		return nil, err
+	}
+	if vol != nil {
+		b.log.Info("boot volume assigned", "userid", s.UserID, "storage_group", vol.GroupURI, "volume", vol.URI, "gib", vol.Size/gib)
 	}
 	b.log.Info("created partition", "userid", s.UserID, "partition", b.PartitionName(s.UserID), "vcpus", s.VCPUs, "memory_mb", s.Memory)
 	return nil, nil
@@ -100,6 +134,19 @@ func (b *Backend) undoCreate(userid, uri string) {
 // DeleteGuest stops the partition (a stopped one is fine) and deletes it
 // with its NICs and HBAs. A guest that does not exist is not an error.
 func (b *Backend) DeleteGuest(ctx context.Context, userid string) error {
+	if err := b.deletePartition(ctx, userid); err != nil {
+		return err
+	}
+	if r, _, err := b.volumeOf(userid); err == nil || r.Meta["storage_group"] != "" {
+		if err := b.releaseVolume(ctx, r); err != nil {
+			return internal(api.ModGuest, fmt.Errorf("return the boot volume of %s to the pool: %w", userid, err))
+		}
+		b.log.Info("boot volume returned to the pool", "userid", userid, "storage_group", r.Meta["storage_group"])
+	}
+	return nil
+}
+
+func (b *Backend) deletePartition(ctx context.Context, userid string) error {
 	g, err := b.lookup(ctx, userid)
 	var ae *api.Error
 	if errors.As(err, &ae) && ae.OverallRC == 404 {
@@ -164,7 +211,23 @@ func powerState(status string) string {
 // Deploy sets the boot properties for the FCP volume d.Image names:
 // "storage-volume:<URI>" or "fcp:<target WWPN>:<LUN>" (package doc).
 func (b *Backend) Deploy(ctx context.Context, userid string, d api.DeploySpec) error {
-	props, err := b.bootProps(d.Image)
+	image := d.Image
+	if b.cfg.Store != nil && !strings.HasPrefix(image, "storage-volume:") && !strings.HasPrefix(image, "fcp:") {
+		im, err := b.cfg.Store.Image(image)
+		if errors.Is(err, store.ErrNotFound) {
+			return api.ImageNotExist(image)
+		}
+		if err != nil {
+			return internal(api.ModImage, err)
+		}
+		if _, err := b.lookup(ctx, userid); err != nil {
+			return err
+		}
+		if image, err = b.deployImage(ctx, userid, im, d); err != nil {
+			return err
+		}
+	}
+	props, err := b.bootProps(image)
 	if err != nil {
 		return err
 	}
@@ -178,8 +241,8 @@ func (b *Backend) Deploy(ctx context.Context, userid string, d api.DeploySpec) e
 		}
 		props["boot-storage-device"] = g.hba
 	}
-	if d.TransportFiles != "" {
-		b.log.Warn("transport files are ignored: a DPM partition has no virtual reader", "userid", userid)
+	if d.TransportFiles != "" && image == d.Image {
+		b.log.Warn("transport files are ignored: a DPM partition has no virtual reader (only a deploy of an imported image writes the config drive onto the volume)", "userid", userid)
 	}
 	// z14 and later: the boot volume's storage group must be attached.
 	attached := ""

@@ -387,22 +387,5 @@ func (b *Backend) ConsoleOutput(ctx context.Context, userid string) (string, err
 func (b *Backend) ConfigMinidisks(ctx context.Context, userid string, disks []api.Disk) error {
 	return unsupported("minidisks")
 }
-func (b *Backend) ImportImage(ctx context.Context, im api.ImageImport) error {
-	e := api.NotSupported(api.ModImage, "image_import")
-	e.Msg += "; DPM partitions boot from FCP volumes, not from imported images"
-	return e
-}
-func (b *Backend) QueryImages(ctx context.Context, name string) ([]api.Image, error) {
-	if name != "" {
-		return nil, api.ImageNotExist(name) // no image is ever imported
-	}
-	return []api.Image{}, nil
-}
-func (b *Backend) DeleteImage(ctx context.Context, name string) error {
-	return unsupported("image delete")
-}
-func (b *Backend) ImageRootDiskSize(ctx context.Context, name string) (string, error) {
-	return "", unsupported("images")
-}
 
 var _ api.Backend = (*Backend)(nil)

@@ -14,6 +14,7 @@ import (
 //	zguest-sim dpm --inventory testdata/hmc/dpm-z14.yaml
 //	    [--listen 127.0.0.1:6794] [--cert-out FILE] [--host NAME]
 //	    [--session-idle D] [--job-time D] [--deferred D] [--latency D]
+//	    [--volume-dir DIR]
 //
 // --cert-out writes the generated certificate (PEM, usable as the CA)
 // for the daemon's HMC TLS configuration. Faults are injected through
@@ -28,6 +29,7 @@ func Command(ctx context.Context, args []string, log *slog.Logger) error {
 	jobTime := fs.Duration("job-time", 50*time.Millisecond, "duration of start/stop jobs")
 	deferred := fs.Duration("deferred", 100*time.Millisecond, "time a partition stays starting after its start job completed")
 	latency := fs.Duration("latency", 0, "latency added to every API request")
+	volDir := fs.String("volume-dir", "", "directory of sparse backing files of the storage volumes (wwn-0x<uuid>)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -42,7 +44,7 @@ func Command(ctx context.Context, args []string, log *slog.Logger) error {
 		hosts = []string{*host}
 	}
 	s, err := Start(ctx, Options{Listen: *listen, InventoryFile: *invFile, Hosts: hosts, SessionIdle: *idle,
-		JobDuration: *jobTime, DeferredStatus: *deferred, Latency: *latency, Log: log})
+		JobDuration: *jobTime, DeferredStatus: *deferred, Latency: *latency, Log: log, VolumeDir: *volDir})
 	if err != nil {
 		return err
 	}

@@ -47,6 +47,11 @@ type Options struct {
 	// Latency is added to every /api request (also settable later).
 	Latency time.Duration
 	Log     *slog.Logger
+	// VolumeDir, when set, holds one sparse backing file per storage
+	// volume, named as udev names the LUN's device link under
+	// /dev/disk/by-id (wwn-0x<uuid>, see volumes.go): the disk contents
+	// a partition with FCP access would see. Made at Start if missing.
+	VolumeDir string
 }
 
 // Sim is a running HMC simulator.
@@ -104,6 +109,9 @@ func Start(ctx context.Context, o Options) (*Sim, error) {
 		jobTime: o.JobDuration, deferred: o.DeferredStatus, idle: o.SessionIdle}
 	s.faults.latency = o.Latency
 	s.load()
+	if err := s.makeVolumeFiles(); err != nil {
+		return nil, err
+	}
 	certPEM, cert, err := selfSigned(o.Hosts)
 	if err != nil {
 		return nil, err

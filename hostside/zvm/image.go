@@ -2,8 +2,6 @@ package zvm
 
 import (
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/url"
@@ -13,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/zguest/zguest/hostside/api"
-	"github.com/zguest/zguest/hostside/source"
+	"github.com/zguest/zguest/hostside/imagerepo"
 )
 
 // ImportImage implements api.Backend: copy a file:// image into
@@ -63,24 +61,7 @@ func describe(rec *ImageRecord) error {
 }
 
 func copyHash(ctx context.Context, src, dst string) (string, int64, error) {
-	in, _, err := source.Open(src)
-	if err != nil {
-		return "", 0, err
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return "", 0, err
-	}
-	h := md5.New()
-	n, err := source.Copy(ctx, io.MultiWriter(out, h), in)
-	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	return hex.EncodeToString(h.Sum(nil)), n, err
+	return imagerepo.CopyHash(ctx, src, dst)
 }
 
 // QueryImages implements api.Backend; a named image that does not exist
