@@ -69,7 +69,10 @@ func TestBootZVMDeployed(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, "hostd"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	d, err := hostdproc.Start(ctx, hostdproc.Options{Binary: hostd, Dir: filepath.Join(dir, "hostd"), SMAPIAddr: smapiSrv.Addr(), CPAddr: cpSrv.Addr()})
+	d, err := hostdproc.Start(ctx, hostdproc.Options{Binary: hostd, Dir: filepath.Join(dir, "hostd"), SMAPIAddr: smapiSrv.Addr(), CPAddr: cpSrv.Addr(),
+		// What nova's image_tmp_path and instances directory are on a
+		// compute host: where the image and the config drive are.
+		SourceDirs: []string{filepath.Dir(img), filepath.Dir(drive)}})
 	if err != nil {
 		t.Fatal(err)
 	}
