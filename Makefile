@@ -10,7 +10,7 @@ CACHE_DIR    ?= $(CURDIR)/.cache
 TOOLS_BIN    := $(CACHE_DIR)/tools
 STATICCHECK  := $(TOOLS_BIN)/staticcheck
 STATICCHECK_VERSION := v0.8.2
-TEST_TIMEOUT ?= 35m
+TEST_TIMEOUT ?= 45m
 FUZZTIME     ?= 10s
 export GOFLAGS := -buildvcs=false
 # Tests and benchmarks find the fixture cache and the built programs here.
