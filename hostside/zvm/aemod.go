@@ -179,7 +179,7 @@ func (b *Backend) ConfigMinidisks(ctx context.Context, userid string, disks []ap
 		if err != nil {
 			return internalErr(api.ModGuest, fmt.Errorf("guest %s: build aemod.doscript for %s: %w", userid, p.Vdev, err))
 		}
-		if _, err := b.punchFile(ctx, nil, userid, data, "aemod", "doscript"); err != nil {
+		if _, err := b.punchFile(ctx, nil, userid, bytes.NewReader(data), "aemod", "doscript"); err != nil {
 			return guestOpErr(3, userid, fmt.Errorf("punch aemod.doscript for minidisk %s: %w", p.Vdev, err))
 		}
 	}

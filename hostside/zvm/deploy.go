@@ -129,12 +129,13 @@ func (b *Backend) punchTransport(ctx context.Context, r *run, userid string, d a
 	} else if err := copyFile(ctx, d.TransportFiles, dst); err != nil {
 		return fmt.Errorf("copy transport file: %w", err)
 	}
-	data, err := readBounded(dst, DefaultMaxTransportBytes)
+	f, size, err := openBounded(dst, DefaultMaxTransportBytes)
 	if err != nil {
 		return err
 	}
+	defer f.Close()
 	name, typ := spoolName(base)
-	if _, err := b.punchFile(ctx, r, userid, data, name, typ); err != nil {
+	if _, err := b.punchFile(ctx, r, userid, io.LimitReader(f, size), name, typ); err != nil {
 		return fmt.Errorf("punch %s: %w", base, err)
 	}
 	return nil
@@ -148,18 +149,20 @@ func spoolName(base string) (string, string) {
 	return base, ""
 }
 
-// readBounded reads a fetched transport file, refusing one larger than
-// max before reading it (it is punched whole as one spool file).
-func readBounded(path string, max int64) ([]byte, error) {
+// openBounded opens a fetched transport file to be punched as it is
+// read, refusing one larger than max (a policy bound: it becomes one
+// spool file) before reading anything; the size returned is what is
+// punched, should the file grow meanwhile.
+func openBounded(path string, max int64) (*os.File, int64, error) {
 	f, fi, err := source.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	defer f.Close()
 	if fi.Size() > max {
-		return nil, fmt.Errorf("transport file of %d bytes, larger than %d: a config drive is a few MiB", fi.Size(), max)
+		f.Close()
+		return nil, 0, fmt.Errorf("transport file of %d bytes, larger than %d: a config drive is a few MiB", fi.Size(), max)
 	}
-	return io.ReadAll(io.LimitReader(f, max))
+	return f, fi.Size(), nil
 }
 
 // copyFile copies a local regular file; FIFOs, devices and kernel

@@ -20,9 +20,10 @@ const (
 	DefaultImportTimeout    = time.Hour
 	DefaultDeployTimeout    = time.Hour
 	DefaultTransportTimeout = 10 * time.Minute
-	// DefaultMaxTransportBytes bounds a transport file: it is read
-	// whole to be punched as one spool file, so 20 concurrent deploys
-	// hold at most 20 times this. guess: nova's ISO 9660 config drive
+	// DefaultMaxTransportBytes bounds a transport file, a policy bound:
+	// it becomes one spool file in the guest's reader. The punch streams
+	// it (one write of 511 cards, about 40 KiB, held at a time), so the
+	// bound is not what limits memory. guess: nova's ISO 9660 config drive
 	// (user data up to 64 KiB, keys, network data) stays far below it.
 	DefaultMaxTransportBytes = 16 << 20
 )

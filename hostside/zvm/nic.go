@@ -1,6 +1,7 @@
 package zvm
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -164,7 +165,7 @@ func (b *Backend) punchNICList(ctx context.Context, r *run, g Guest) error {
 	if err != nil {
 		return internalErr(api.ModNetwork, err)
 	}
-	if _, err := b.punchFile(ctx, r, g.UserID, data, "nics", "json"); err != nil {
+	if _, err := b.punchFile(ctx, r, g.UserID, bytes.NewReader(data), "nics", "json"); err != nil {
 		return guestOpErr(3, g.UserID, fmt.Errorf("punch the NIC list: %w", err))
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 )
@@ -15,7 +16,7 @@ import (
 // nil, so that a file left in the connector's reader by a crash is
 // purged at the next start. A file whose fate is unknown (the punch or
 // the purge failed) keeps the operation pending until then.
-func (b *Backend) punchFile(ctx context.Context, r *run, userid string, data []byte, name, typ string) (id int, err error) {
+func (b *Backend) punchFile(ctx context.Context, r *run, userid string, in io.Reader, name, typ string) (id int, err error) {
 	if r == nil {
 		own, err := b.begin(ctx, "punch", userid, opData{})
 		if err != nil {
@@ -33,6 +34,7 @@ func (b *Backend) punchFile(ctx context.Context, r *run, userid string, data []b
 	if err := r.step(ctx, stepPunching); err != nil {
 		return 0, err
 	}
+	data := &countingReader{r: in}
 	id, err = b.c.CP.Punch(ctx, data, name, typ)
 	if err != nil {
 		return 0, fmt.Errorf("punch %s.%s: %w", name, typ, err)
@@ -65,8 +67,20 @@ func (b *Backend) punchFile(ctx context.Context, r *run, userid string, data []b
 	if err := r.step(ctx, stepTransferred); err != nil {
 		return 0, err
 	}
-	b.log.Info("file punched to the guest's reader", "userid", userid, "file", name+"."+typ, "spoolid", id, "bytes", len(data))
+	b.log.Info("file punched to the guest's reader", "userid", userid, "file", name+"."+typ, "spoolid", id, "bytes", data.n)
 	return id, nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	k, err := c.r.Read(p)
+	c.n += int64(k)
+	return k, err
 }
 
 // purgeOwn purges spool file id from the connector's own reader.

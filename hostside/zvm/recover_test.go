@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -229,7 +230,7 @@ func TestRecoverDeploy(t *testing.T) {
 				t.Fatal("deploy did not stop")
 			}
 			if tc.orphan {
-				if _, err := c.sim.CP().Punch(ctx, []byte("config drive"), "cfgdrive", "iso"); err != nil {
+				if _, err := c.sim.CP().Punch(ctx, strings.NewReader("config drive"), "cfgdrive", "iso"); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -30,10 +30,11 @@ type Response struct {
 type CP interface {
 	// Exec runs a CP command. A non-zero RC is not an error.
 	Exec(ctx context.Context, cmd string) (Response, error)
-	// Punch writes data as 80-byte cards (the last NUL-padded) to the
-	// connector's own reader as NAME name TYPE typ, as `vmur punch -r`
-	// does, and returns the spool id.
-	Punch(ctx context.Context, data []byte, name, typ string) (int, error)
+	// Punch writes what r delivers as 80-byte cards (the last
+	// NUL-padded) to the connector's own reader as NAME name TYPE typ, as
+	// `vmur punch -r` does, and returns the spool id. r is read as the
+	// cards are written, never whole; the caller bounds its size.
+	Punch(ctx context.Context, r io.Reader, name, typ string) (int, error)
 	// Receive reads spool file id from the connector's own reader and
 	// purges it, as `vmur receive` does. Trailing NUL padding is kept.
 	Receive(ctx context.Context, id int) ([]byte, error)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -83,10 +84,7 @@ const RCSpoolIDLimit = 439
 // failure CLOSE D PURGE, and on rc 439 (the file was closed into the
 // connector's punch queue instead) PURGE * PUN id, so nothing is left
 // behind.
-func (n *Native) Punch(_ context.Context, data []byte, name, typ string) (id int, err error) {
-	if len(data) == 0 {
-		return 0, errors.New("punch: empty file (vmur: no spool file created)")
-	}
+func (n *Native) Punch(ctx context.Context, data io.Reader, name, typ string) (id int, err error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if _, err := n.must("CLOSE D"); err != nil {
@@ -109,7 +107,11 @@ func (n *Native) Punch(_ context.Context, data []byte, name, typ string) (id int
 	if err != nil {
 		return 0, fmt.Errorf("punch %s.%s: open %s (is 000D online?): %w", name, typ, dev, err)
 	}
-	if err := WriteCards(f, data); err != nil {
+	written, err := WriteCards(ctx, f, data)
+	if err == nil && written == 0 {
+		err = errors.New("empty file (vmur: no spool file created)")
+	}
+	if err != nil {
 		f.Close()
 		return 0, fmt.Errorf("punch %s.%s: %w", name, typ, err)
 	}
@@ -134,24 +136,41 @@ func (n *Native) Punch(_ context.Context, data []byte, name, typ string) (id int
 	return ParseSpoolID(r.Text)
 }
 
-// WriteCards writes data as 80-byte cards, the last padded with NULs,
-// CardsPerWrite cards per write.
-func WriteCards(w interface{ Write([]byte) (int, error) }, data []byte) error {
-	n := (len(data) + 79) / 80 * 80
-	buf := make([]byte, n)
-	copy(buf, data)
-	for off := 0; off < n; {
-		end := min(off+CardsPerWrite*80, n)
-		k, err := w.Write(buf[off:end])
-		if err != nil {
-			return fmt.Errorf("write cards at byte %d: %w", off, err)
+// WriteCards writes what r delivers as 80-byte cards, the last padded
+// with NULs, CardsPerWrite cards per write, and returns the data bytes
+// read. It holds one write's worth (about 40 KiB) at a time and stops
+// between writes when ctx ends.
+func WriteCards(ctx context.Context, w io.Writer, r io.Reader) (int64, error) {
+	buf := make([]byte, CardsPerWrite*80)
+	var total int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, fmt.Errorf("write cards at byte %d: %w", total, context.Cause(ctx))
 		}
-		if k <= 0 {
-			return fmt.Errorf("write cards at byte %d: no progress", off)
+		k, rerr := io.ReadFull(r, buf)
+		if rerr != nil && rerr != io.EOF && rerr != io.ErrUnexpectedEOF {
+			return total, fmt.Errorf("read punch data at byte %d: %w", total, rerr)
 		}
-		off += k
+		if k == 0 {
+			return total, nil
+		}
+		n := (k + 79) / 80 * 80
+		clear(buf[k:n])
+		for off := 0; off < n; {
+			m, err := w.Write(buf[off:n])
+			if err != nil {
+				return total, fmt.Errorf("write cards at byte %d: %w", total+int64(off), err)
+			}
+			if m <= 0 {
+				return total, fmt.Errorf("write cards at byte %d: no progress", total+int64(off))
+			}
+			off += m
+		}
+		total += int64(k)
+		if k < len(buf) {
+			return total, nil
+		}
 	}
-	return nil
 }
 
 // Receive implements CP with the agent's vmur-compatible reader session.

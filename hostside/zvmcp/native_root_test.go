@@ -105,7 +105,7 @@ func TestNativePunchTransfer(t *testing.T) {
 	data := bytes.Repeat([]byte("config-drive "), 16)[:203]
 	copy(data[70:80], bytes.Repeat([]byte{0x40}, 10))
 	data[202] = 0x40
-	id, err := n.Punch(ctx, data, "cfgdrive", "iso")
+	id, err := n.Punch(ctx, bytes.NewReader(data), "cfgdrive", "iso")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestNativePunchTransfer(t *testing.T) {
 		t.Errorf("LINUX01's reader file: %+v", g)
 	}
 	// A second punch reuses the device (the first opener was released).
-	id2, err := n.Punch(ctx, []byte("eth0 1000\n"), "nics", "")
+	id2, err := n.Punch(ctx, strings.NewReader("eth0 1000\n"), "nics", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestNativePunchFailures(t *testing.T) {
 	t.Run("spooled CONT", func(t *testing.T) {
 		mustExec("SPOOL D CONT")
 		defer mustExec("SPOOL D NOCONT")
-		if _, err := n.Punch(ctx, data, "f", "t"); err == nil || !strings.Contains(err.Error(), "CONT") {
+		if _, err := n.Punch(ctx, bytes.NewReader(data), "f", "t"); err == nil || !strings.Contains(err.Error(), "CONT") {
 			t.Errorf("punch: %v", err)
 		}
 		assertClean(t, env)
@@ -174,7 +174,7 @@ func TestNativePunchFailures(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer env.Spool.InjectPunchFailure(env.UserID, false)
-		if _, err := n.Punch(ctx, data, "f", "t"); !errors.Is(err, syscall.EIO) {
+		if _, err := n.Punch(ctx, bytes.NewReader(data), "f", "t"); !errors.Is(err, syscall.EIO) {
 			t.Errorf("punch: %v", err)
 		}
 		assertClean(t, env)
@@ -185,7 +185,7 @@ func TestNativePunchFailures(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer env.Spool.InjectQueueFull(env.UserID, false)
-		if _, err := n.Punch(ctx, data, "f", "t"); err == nil || !strings.Contains(err.Error(), "HCPCSL439E") {
+		if _, err := n.Punch(ctx, bytes.NewReader(data), "f", "t"); err == nil || !strings.Contains(err.Error(), "HCPCSL439E") {
 			t.Errorf("punch: %v", err)
 		}
 		assertClean(t, env)
@@ -194,13 +194,13 @@ func TestNativePunchFailures(t *testing.T) {
 	t.Run("punch offline", func(t *testing.T) {
 		setOnline(t, env, "0.0.000d", false)
 		defer setOnline(t, env, "0.0.000d", true)
-		if _, err := n.Punch(ctx, data, "f", "t"); !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "online") {
+		if _, err := n.Punch(ctx, bytes.NewReader(data), "f", "t"); !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "online") {
 			t.Errorf("punch: %v", err)
 		}
 		assertClean(t, env)
 	})
 
-	id, err := n.Punch(ctx, data, "f", "t")
+	id, err := n.Punch(ctx, bytes.NewReader(data), "f", "t")
 	if err != nil {
 		t.Fatal(err)
 	}

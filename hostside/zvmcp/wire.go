@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"time"
@@ -120,7 +121,13 @@ func (r Remote) Exec(ctx context.Context, cmd string) (Response, error) {
 }
 
 // Punch implements CP.
-func (r Remote) Punch(ctx context.Context, data []byte, name, typ string) (int, error) {
+// The simulator's wire carries the file in one JSON line, so it is read
+// whole here; Remote exists only for simulation.
+func (r Remote) Punch(ctx context.Context, in io.Reader, name, typ string) (int, error) {
+	data, err := io.ReadAll(io.LimitReader(in, MaxWireLine))
+	if err != nil {
+		return 0, fmt.Errorf("punch %s.%s: read: %w", name, typ, err)
+	}
 	rep, err := r.call(ctx, WireRequest{Op: "punch", Data: data, Name: name, Type: typ})
 	return rep.ID, err
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -35,9 +36,16 @@ func (h *HostCP) Exec(_ context.Context, cmd string) (zvmcp.Response, error) {
 }
 
 // Punch implements zvmcp.CP: the cards go to the host's own reader with
-// the punch's class (A), as vmur punch -r does.
-func (h *HostCP) Punch(_ context.Context, data []byte, name, typ string) (int, error) {
+// the punch's class (A), as vmur punch -r does. The simulated spool keeps
+// its files in memory (CP keeps them on spool DASD), so the cards are
+// gathered here, through the same card writer the native punch uses.
+func (h *HostCP) Punch(ctx context.Context, in io.Reader, name, typ string) (int, error) {
 	h.s.cpLatency()
+	var cards bytes.Buffer
+	if _, err := zvmcp.WriteCards(ctx, &cards, in); err != nil {
+		return 0, fmt.Errorf("punch %s.%s: %w", name, typ, err)
+	}
+	data := cards.Bytes()
 	host := h.s.HostID()
 	pun, err := h.s.spool.PunchDevice(host)
 	if err != nil {
@@ -135,7 +143,7 @@ func (h *HostCP) serve(q zvmcp.WireRequest) zvmcp.WireReply {
 		r, err = h.Exec(ctx, q.Cmd)
 		rep.Text, rep.RC = r.Text, r.RC
 	case "punch":
-		rep.ID, err = h.Punch(ctx, q.Data, q.Name, q.Type)
+		rep.ID, err = h.Punch(ctx, bytes.NewReader(q.Data), q.Name, q.Type)
 	case "receive":
 		rep.Data, err = h.Receive(ctx, q.ID)
 	case "disk":

@@ -3,6 +3,7 @@ package zvmsim_test
 import (
 	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,7 +49,7 @@ func TestRemoteCPAndDirectoryErrors(t *testing.T) {
 	if q, _ := r.Exec(ctx, "QUERY USER G1"); q.RC != 0 {
 		t.Errorf("%+v", q)
 	}
-	id, err := r.Punch(ctx, []byte("hello"), "a", "b")
+	id, err := r.Punch(ctx, strings.NewReader("hello"), "a", "b")
 	if err != nil {
 		t.Fatal(err)
 	}
