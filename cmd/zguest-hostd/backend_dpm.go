@@ -82,7 +82,7 @@ func newDPMBackend(ctx context.Context, env daemon.BackendEnv) (api.Backend, err
 		return d, nil
 	}
 	cfg := dpm.Config{CPC: o.CPC, Host: o.Host, MaxProcessors: o.MaxProcessors, MaxMemoryMB: o.MaxMemoryMB,
-		DefaultNetwork: o.DefaultNetwork, Networks: map[string]dpm.Network{}, Log: env.Logger}
+		DefaultNetwork: o.DefaultNetwork, Networks: map[string]dpm.Network{}, Log: env.Logger, Sources: env.Sources}
 	hc := hmc.Config{URL: o.HMC.URL, CA: ca, UserID: o.HMC.UserID, Password: pw, Log: env.Logger}
 	if hc.Timeout, err = dur("hmc.timeout", o.HMC.Timeout); err != nil {
 		return nil, err

@@ -86,6 +86,7 @@ func newKVMBackend(ctx context.Context, env daemon.BackendEnv) (api.Backend, err
 	b, err := kvm.New(ctx, kvm.Config{
 		Dial:          kvm.Dial(o.Socket, o.URI, connTimeout),
 		StorageDir:    o.StorageDir,
+		Sources:       env.Sources,
 		ConsoleLogDir: o.ConsoleLogDir,
 		DomainPrefix:  o.DomainPrefix,
 		DomainType:    o.DomainType,

@@ -133,7 +133,7 @@ func newZVMBackend(ctx context.Context, env daemon.BackendEnv) (api.Backend, err
 		SMAPI: client, CP: cp, Disks: disks, Store: st,
 		ImageRepo: o.ImageRepository, DiskPool: o.DiskPool, Profile: o.UserProfile,
 		RootVdev: o.RootVdev, NICVdev: o.NICVdev, MaxCPU: o.MaxCPU, MaxMem: o.MaxMem,
-		SSHPort: o.SSHPort, HostName: o.Host.HypervisorHostname, Root: o.Root, Log: env.Logger, Timeouts: tos,
+		SSHPort: o.SSHPort, HostName: o.Host.HypervisorHostname, Root: o.Root, Log: env.Logger, Timeouts: tos, Sources: env.Sources,
 	})
 	if err != nil {
 		return nil, err

@@ -27,6 +27,9 @@ type BackendEnv struct {
 	Logger   *slog.Logger    // the daemon's logger, with backend=<name>
 	Options  json.RawMessage // the config's backend_options
 	StateDir string
+	// Sources is the source_dirs policy; the API checks request paths
+	// with it and the backend opens them through it when it reads them.
+	Sources *source.Policy
 }
 
 // BackendFactory builds a backend; it runs before the daemon listens,
@@ -89,7 +92,8 @@ func Run(ctx context.Context, cfg *Config, d Deps) error {
 	if p, err := st.Pending(); err == nil && len(p) > 0 {
 		log.Info("journal has unfinished operations; the backend recovers them", "count", len(p))
 	}
-	b, err := factory(ctx, BackendEnv{Store: st, Logger: log.With("backend", cfg.Backend), Options: cfg.BackendOptions, StateDir: cfg.StateDir})
+	sources := &source.Policy{Dirs: cfg.SourceDirs, AnyPath: cfg.SourceAnyPath, Setting: "source_dirs"}
+	b, err := factory(ctx, BackendEnv{Store: st, Logger: log.With("backend", cfg.Backend), Options: cfg.BackendOptions, StateDir: cfg.StateDir, Sources: sources})
 	if err != nil {
 		return fmt.Errorf("backend %s: %w", cfg.Backend, err)
 	}
@@ -103,7 +107,7 @@ func Run(ctx context.Context, cfg *Config, d Deps) error {
 		obs = m
 	}
 	h := api.NewHandler(b, api.Options{Logger: log, Observer: obs, Auth: auth, MaxDeployCapture: cfg.MaxConcurrentDeployCapture, Version: d.Version,
-		Sources:     &source.Policy{Dirs: cfg.SourceDirs, AnyPath: cfg.SourceAnyPath, Setting: "source_dirs"},
+		Sources:     sources,
 		MaxInFlight: cfg.MaxRequestsInFlight, BodyReadTimeout: time.Duration(cfg.BodyReadTimeout) * time.Second})
 	if cfg.SourceAnyPath {
 		log.Warn("source_any_path is on: requests may import, punch or export any file this daemon can read or write (as the original connector); set source_dirs instead")

@@ -15,6 +15,7 @@ import (
 	"github.com/zguest/zguest/hostside/api"
 	"github.com/zguest/zguest/hostside/hmc"
 	"github.com/zguest/zguest/hostside/imagerepo"
+	"github.com/zguest/zguest/hostside/source"
 	"github.com/zguest/zguest/hostside/store"
 )
 
@@ -61,6 +62,10 @@ type Config struct {
 	Store    *store.Store
 	ImageDir string
 	SCP      imagerepo.SCP
+	// Sources opens the host files requests name (file:// imports,
+	// transportfiles) under the daemon's source_dirs, with os.Root, at
+	// the moment they are read; nil opens any regular file.
+	Sources *source.Policy
 	// BootPool lists the object ids of the storage groups reserved for
 	// this host's boot volumes (pool.go); each must be an FCP group of
 	// the CPC, fulfilled, with one boot volume.

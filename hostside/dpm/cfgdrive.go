@@ -42,7 +42,7 @@ func (b *Backend) fetchConfigDrive(ctx context.Context, userid string, d api.Dep
 		if err := b.cfg.SCP.Get(ctx, d.RemoteHost, d.TransportFiles, dst); err != nil {
 			return nil, internal(api.ModGuest, fmt.Errorf("transport file: %w", err))
 		}
-	} else if _, _, err := imagerepo.CopyHash(ctx, d.TransportFiles, dst); err != nil {
+	} else if _, _, err := imagerepo.CopyHash(ctx, b.cfg.Sources, d.TransportFiles, dst); err != nil {
 		return nil, internal(api.ModGuest, fmt.Errorf("transport file: %w", err))
 	}
 	st, err := os.Stat(dst)

@@ -40,7 +40,7 @@ func (b *Backend) ImportImage(ctx context.Context, im api.ImageImport) error {
 		return internal(api.ModImage, fmt.Errorf("image repository: %w", err))
 	}
 	dst := filepath.Join(dir, "disk")
-	sum, size, err := imagerepo.Fetch(ctx, b.cfg.SCP, im.URL, im.RemoteHost, dst)
+	sum, size, err := imagerepo.Fetch(ctx, b.cfg.SCP, b.cfg.Sources, im.URL, im.RemoteHost, dst)
 	if err != nil {
 		os.RemoveAll(dir)
 		rs, msg := 12, "Import image from local file system failed with error "+err.Error()

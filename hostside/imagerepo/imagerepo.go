@@ -55,7 +55,11 @@ var (
 // Fetch brings the image at rawURL (file://) to the new file dst, from
 // remote when it is not "", and returns its md5 and size. The returned
 // error wraps one of the Err values above.
-func Fetch(ctx context.Context, scp SCP, rawURL, remote, dst string) (sum string, size int64, err error) {
+//
+// A local path is opened under sources (nil: any regular file), so a
+// symbolic link swapped in after the API's check still cannot lead out
+// of the allowed directories.
+func Fetch(ctx context.Context, scp SCP, sources *source.Policy, rawURL, remote, dst string) (sum string, size int64, err error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme != "file" || !strings.HasPrefix(u.Path, "/") {
 		return "", 0, fmt.Errorf("URL %q: %w", rawURL, ErrBadURL)
@@ -73,7 +77,7 @@ func Fetch(ctx context.Context, scp SCP, rawURL, remote, dst string) (sum string
 		}
 		return sum, size, nil
 	}
-	sum, size, err = CopyHash(ctx, u.Path, dst)
+	sum, size, err = CopyHash(ctx, sources, u.Path, dst)
 	if err != nil {
 		return "", 0, fmt.Errorf("%w: %w", ErrLocalCopy, err)
 	}
@@ -82,9 +86,10 @@ func Fetch(ctx context.Context, scp SCP, rawURL, remote, dst string) (sum string
 
 // CopyHash copies src to the new file dst and returns its md5 and size.
 // src must be a regular file (package source refuses FIFOs, devices and
-// kernel pseudo-files before reading), and the copy stops when ctx ends.
-func CopyHash(ctx context.Context, src, dst string) (string, int64, error) {
-	in, _, err := source.Open(src)
+// kernel pseudo-files before reading), opened under sources (nil: any
+// path), and the copy stops when ctx ends.
+func CopyHash(ctx context.Context, sources *source.Policy, src, dst string) (string, int64, error) {
+	in, _, err := sources.Open(src)
 	if err != nil {
 		return "", 0, err
 	}

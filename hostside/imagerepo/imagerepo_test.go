@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/zguest/zguest/builder/qcow2"
+	"github.com/zguest/zguest/hostside/source"
 )
 
 func TestFetchAndOpen(t *testing.T) {
@@ -21,20 +22,20 @@ func TestFetchAndOpen(t *testing.T) {
 	}
 	ctx := context.Background()
 	dst := filepath.Join(dir, "copy")
-	sum, n, err := Fetch(ctx, SCP{}, "file://"+raw, "", dst)
+	sum, n, err := Fetch(ctx, SCP{}, nil, "file://"+raw, "", dst)
 	if err != nil || n != int64(len(content)) || len(sum) != 32 {
 		t.Fatalf("fetch: %q %d %v", sum, n, err)
 	}
-	if _, _, err := Fetch(ctx, SCP{}, "http://x/a", "", filepath.Join(dir, "b")); !errors.Is(err, ErrBadURL) {
+	if _, _, err := Fetch(ctx, SCP{}, nil, "http://x/a", "", filepath.Join(dir, "b")); !errors.Is(err, ErrBadURL) {
 		t.Errorf("http URL: %v", err)
 	}
-	if _, _, err := Fetch(ctx, SCP{}, "file://"+raw, "-oX=y@h", filepath.Join(dir, "c")); !errors.Is(err, ErrRemoteHost) {
+	if _, _, err := Fetch(ctx, SCP{}, nil, "file://"+raw, "-oX=y@h", filepath.Join(dir, "c")); !errors.Is(err, ErrRemoteHost) {
 		t.Errorf("bad remote host: %v", err)
 	}
-	if _, _, err := Fetch(ctx, SCP{}, "file:///nonexistent", "", filepath.Join(dir, "d")); !errors.Is(err, ErrLocalCopy) {
+	if _, _, err := Fetch(ctx, SCP{}, nil, "file:///nonexistent", "", filepath.Join(dir, "d")); !errors.Is(err, ErrLocalCopy) {
 		t.Errorf("missing file: %v", err)
 	}
-	if _, _, err := Fetch(ctx, SCP{Binary: "/bin/false"}, "file:///x", "u@h", filepath.Join(dir, "e")); !errors.Is(err, ErrRemoteCopy) {
+	if _, _, err := Fetch(ctx, SCP{Binary: "/bin/false"}, nil, "file:///x", "u@h", filepath.Join(dir, "e")); !errors.Is(err, ErrRemoteCopy) {
 		t.Errorf("failing scp: %v", err)
 	}
 	d, err := Open(dst)
@@ -89,4 +90,33 @@ func FuzzOpen(f *testing.F) {
 		buf := make([]byte, 4096)
 		_, _ = d.ReadAt(buf, 0)
 	})
+}
+
+// TestCopyUnderPolicy: the DPM backend's copies (file:// imports and
+// transport files) open under the source policy, so a symbolic link
+// swapped in after the API's check cannot lead out of source_dirs.
+func TestCopyUnderPolicy(t *testing.T) {
+	dir := t.TempDir()
+	allowed := filepath.Join(dir, "images")
+	os.Mkdir(allowed, 0o755)
+	secret := filepath.Join(dir, "secret")
+	os.WriteFile(secret, []byte("secret"), 0o600)
+	pol := &source.Policy{Dirs: []string{allowed}}
+	ok := filepath.Join(allowed, "ok.raw")
+	os.WriteFile(ok, []byte("image"), 0o644)
+	ctx := context.Background()
+	if _, n, err := Fetch(ctx, SCP{}, pol, "file://"+ok, "", filepath.Join(dir, "a")); err != nil || n != 5 {
+		t.Fatalf("a file under the policy: %d %v", n, err)
+	}
+	link := filepath.Join(allowed, "swapped.raw")
+	os.Symlink(secret, link)
+	if _, _, err := Fetch(ctx, SCP{}, pol, "file://"+link, "", filepath.Join(dir, "b")); !errors.Is(err, ErrLocalCopy) {
+		t.Errorf("import through a link out: %v", err)
+	}
+	if _, _, err := CopyHash(ctx, pol, link, filepath.Join(dir, "c")); err == nil {
+		t.Error("transport file through a link out copied")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "c")); !os.IsNotExist(err) {
+		t.Errorf("refused copy left its destination: %v", err)
+	}
 }

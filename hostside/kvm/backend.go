@@ -20,6 +20,7 @@ import (
 	"github.com/digitalocean/go-libvirt/socket/dialers"
 
 	"github.com/zguest/zguest/hostside/api"
+	"github.com/zguest/zguest/hostside/source"
 )
 
 // NetworkConfig says how NICs reach the network: Type "user" (qemu's
@@ -44,6 +45,10 @@ type Config struct {
 	Dial func() (Conn, error)
 	// StorageDir holds images/ and guests/ (see the package doc).
 	StorageDir string
+	// Sources opens the host files requests name (file:// imports,
+	// transportfiles) under the daemon's source_dirs, with os.Root, at
+	// the moment they are read; nil opens any regular file.
+	Sources *source.Policy
 	// ConsoleLogDir, if set, holds the console logs
 	// (<domain>.console.log, <domain>.sclplm.log) instead of the guest's
 	// directory. qemu writes them, so it must be writable by qemu's user.

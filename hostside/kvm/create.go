@@ -15,7 +15,6 @@ import (
 
 	"github.com/zguest/zguest/builder/configdrive"
 	"github.com/zguest/zguest/hostside/api"
-	"github.com/zguest/zguest/hostside/source"
 )
 
 // Guest memory bounds, MiB: s390x Linux needs about 256 MiB to boot a
@@ -294,7 +293,7 @@ func (b *Backend) copyDrive(d api.DeploySpec, dst string) error {
 	if err := checkPath(src); err != nil {
 		return inputErr(api.ModGuest, "transportfiles: %v", err)
 	}
-	f, _, err := source.Open(src) // FIFOs, devices, /proc refused unread
+	f, _, err := b.cfg.Sources.Open(src) // under source_dirs; FIFOs, devices, /proc refused unread
 	if err != nil {
 		if d.RemoteHost != "" {
 			return inputErr(api.ModGuest, "transportfiles %s (remotehost %s): %v; the KVM backend reads the config drive locally: put it on this host", src, d.RemoteHost, err)

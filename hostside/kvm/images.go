@@ -109,7 +109,7 @@ func (b *Backend) ImportImage(ctx context.Context, in api.ImageImport) error {
 			return &api.Error{OverallRC: 300, ModID: api.ModImage, RC: 300, RS: 10, Msg: fmt.Sprintf("Image import error: Copying image file from remote filesystem failed with error %v", err), Err: err}
 		}
 	}
-	im, err := importFile(ctx, src, tmp, in.ImageName)
+	im, err := importFile(ctx, b.cfg.Sources, src, tmp, in.ImageName)
 	if src != u.Path {
 		os.Remove(src)
 	}
@@ -134,8 +134,8 @@ func (b *Backend) ImportImage(ctx context.Context, in api.ImageImport) error {
 
 // importFile copies src into dir as disk.<format>, hashing it, and
 // reads its format and virtual size.
-func importFile(ctx context.Context, src, dir, name string) (*imageRecord, error) {
-	f, _, err := source.Open(src) // FIFOs, devices, /proc refused unread
+func importFile(ctx context.Context, sources *source.Policy, src, dir, name string) (*imageRecord, error) {
+	f, _, err := sources.Open(src) // FIFOs, devices, /proc refused unread
 	if err != nil {
 		return nil, err
 	}

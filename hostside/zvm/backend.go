@@ -10,6 +10,7 @@ import (
 
 	"github.com/zguest/zguest/hostside/api"
 	"github.com/zguest/zguest/hostside/smapi"
+	"github.com/zguest/zguest/hostside/source"
 	"github.com/zguest/zguest/hostside/zvmcp"
 )
 
@@ -49,6 +50,10 @@ type Config struct {
 	Log  *slog.Logger
 	// Timeouts per operation kind (zero fields: defaults).
 	Timeouts Timeouts
+	// Sources opens the host files requests name (file:// imports,
+	// transportfiles) under the daemon's source_dirs, with os.Root, at
+	// the moment they are read; nil opens any regular file.
+	Sources *source.Policy
 
 	// crash, if set, is asked after each journal step whether to stop
 	// there as a crash would (tests only, see export_test.go).

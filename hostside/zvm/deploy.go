@@ -126,7 +126,7 @@ func (b *Backend) punchTransport(ctx context.Context, r *run, userid string, d a
 		if err := b.scpFrom(ctx, d.RemoteHost, d.TransportFiles, dst); err != nil {
 			return err
 		}
-	} else if err := copyFile(ctx, d.TransportFiles, dst); err != nil {
+	} else if err := copyFile(ctx, b.c.Sources, d.TransportFiles, dst); err != nil {
 		return fmt.Errorf("copy transport file: %w", err)
 	}
 	f, size, err := openBounded(dst, DefaultMaxTransportBytes)
@@ -166,9 +166,10 @@ func openBounded(path string, max int64) (*os.File, int64, error) {
 }
 
 // copyFile copies a local regular file; FIFOs, devices and kernel
-// pseudo-files are refused before anything is read.
-func copyFile(ctx context.Context, src, dst string) error {
-	in, fi, err := source.Open(src)
+// pseudo-files are refused before anything is read; src is opened under
+// sources (nil: any path).
+func copyFile(ctx context.Context, sources *source.Policy, src, dst string) error {
+	in, fi, err := sources.Open(src)
 	if err != nil {
 		return err
 	}

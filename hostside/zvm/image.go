@@ -60,8 +60,8 @@ func describe(rec *ImageRecord) error {
 	return nil
 }
 
-func copyHash(ctx context.Context, src, dst string) (string, int64, error) {
-	return imagerepo.CopyHash(ctx, src, dst)
+func (b *Backend) copyHash(ctx context.Context, src, dst string) (string, int64, error) {
+	return imagerepo.CopyHash(ctx, b.c.Sources, src, dst)
 }
 
 // QueryImages implements api.Backend; a named image that does not exist

@@ -71,7 +71,7 @@ func (b *Backend) importStaged(ctx context.Context, im api.ImageImport, osv, src
 		if err != nil {
 			return &api.Error{OverallRC: 300, ModID: api.ModImage, RC: 300, RS: 10, Msg: fmt.Sprintf("Image import error: Copying image file from remote filesystem failed with error %v", err), Err: err}
 		}
-	} else if sum, size, err = copyHash(ctx, src, filepath.Join(staged, "0100")); err != nil {
+	} else if sum, size, err = b.copyHash(ctx, src, filepath.Join(staged, "0100")); err != nil {
 		return &api.Error{OverallRC: 300, ModID: api.ModImage, RC: 300, RS: 12, Msg: fmt.Sprintf("Import image from local file system failed with error %v", err), Err: err}
 	}
 	rec := ImageRecord{Name: name, OSVersion: osv, MD5: sum, SizeBytes: size, Path: filepath.Join(staged, "0100"), LastAccess: float64(time.Now().Unix())}
