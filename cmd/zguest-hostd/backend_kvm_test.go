@@ -23,6 +23,7 @@ func TestKVMBackendOptions(t *testing.T) {
 		{`{"network": {"type": "user"}, "bogus": 1}`, "bogus"},
 		{`{"network": {"type": "user"}, "stop_timeout": "soon"}`, "stop_timeout"},
 		{`{"network": {"type": "user"}, "connect_timeout": "-1s"}`, "connect_timeout"},
+		{`{"network": {"type": "user"}, "timeouts": {"deploy": "forever"}}`, "timeouts.deploy"},
 		{`{"network": {"type": "user", "sauce": "x"}}`, "sauce"},
 		{`{"network": {"type": "bridge"}, "storage_dir": "/tmp/x"}`, "source"},
 		{`{"network": {"type": "user"}, "storage_dir": "relative"}`, "storage_dir"},

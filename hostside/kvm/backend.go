@@ -76,6 +76,8 @@ type Config struct {
 	// StopTimeout bounds a graceful stop before the domain is destroyed
 	// (default 60s); a request's timeout overrides it.
 	StopTimeout time.Duration
+	// Timeouts per operation kind (zero fields: defaults).
+	Timeouts Timeouts
 	// OnCrash is what libvirt does when the guest crashes (the s390
 	// firmware's disabled wait counts): "destroy" (default) or
 	// "preserve" (keep the stopped qemu process for a dump).
@@ -210,6 +212,7 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if cfg.StopTimeout <= 0 {
 		cfg.StopTimeout = 60 * time.Second
 	}
+	cfg.Timeouts = cfg.Timeouts.orDefaults()
 	switch cfg.OnCrash {
 	case "":
 		cfg.OnCrash = "destroy"

@@ -25,6 +25,8 @@ const minMemoryMB = 256
 // it) and makes its data disks: disk_list's boot disk sets the root
 // disk's minimum size, every other entry becomes a qcow2 data disk.
 func (b *Backend) CreateGuest(ctx context.Context, gs api.GuestSpec) ([]api.Disk, error) {
+	ctx, cancel := opContext(ctx, "create", b.cfg.Timeouts.Create)
+	defer cancel()
 	if !userIDRE.MatchString(gs.UserID) {
 		return nil, inputErr(api.ModGuest, "userid %q: want 1-8 upper-case letters and digits", gs.UserID)
 	}
@@ -190,6 +192,8 @@ func hasProcess(st libvirt.DomainState) bool {
 // its config drive, and redefines the domain with them (see the package
 // doc). With skipdiskcopy an existing root disk is kept.
 func (b *Backend) Deploy(ctx context.Context, userid string, d api.DeploySpec) error {
+	ctx, cancel := opContext(ctx, "deploy", b.cfg.Timeouts.Deploy)
+	defer cancel()
 	c, dom, g, err := b.lookup(userid)
 	if err != nil {
 		return err

@@ -90,6 +90,8 @@ func (b *Backend) ImportImage(ctx context.Context, in api.ImageImport) error {
 			return &api.Error{OverallRC: 300, ModID: api.ModImage, RC: 300, RS: 11, Msg: fmt.Sprintf("The specified remote_host %s format invalid: %v", in.RemoteHost, err), Err: err}
 		}
 	}
+	ctx, cancel := opContext(ctx, "import", b.cfg.Timeouts.Import)
+	defer cancel()
 	b.imgMu.Lock()
 	defer b.imgMu.Unlock()
 	if _, err := os.Stat(b.imageDir(in.ImageName)); err == nil {

@@ -48,6 +48,8 @@ func (b *Backend) GuestInfo(ctx context.Context, userid string) (api.GuestInfo, 
 
 // Action runs a power action (see the package doc).
 func (b *Backend) Action(ctx context.Context, userid string, a api.PowerAction) error {
+	ctx, cancel := opContext(ctx, "power", b.cfg.Timeouts.Power)
+	defer cancel()
 	c, dom, g, err := b.lookup(userid)
 	if err != nil {
 		return err
@@ -149,7 +151,7 @@ func (b *Backend) gracefulStop(ctx context.Context, c Conn, dom libvirt.Domain, 
 		}
 		select {
 		case <-ctx.Done():
-			return internalErr(api.ModGuest, "stop "+userid, ctx.Err())
+			return internalErr(api.ModGuest, "stop "+userid, context.Cause(ctx))
 		case <-deadline.C:
 			b.log.Warn("guest did not shut down in time; destroying it", "userid", userid, "timeout", timeout)
 			if err := b.destroy(c, dom); err != nil {
