@@ -51,6 +51,9 @@ type dpmOptions struct {
 	DeviceDir     string   `json:"device_dir"`     // LUN device links, default /dev/disk/by-id
 	DeviceTimeout string   `json:"device_timeout"` // wait for a LUN's device, e.g. "60s"
 	SSHPort       int      `json:"remotehost_sshd_port"`
+	// Timeouts per operation kind, on top of job_timeout and
+	// status_timeout (each wait) and hmc.timeout (each call).
+	Timeouts opTimeoutOptions `json:"timeouts"`
 }
 
 func newDPMBackend(ctx context.Context, env daemon.BackendEnv) (api.Backend, error) {
@@ -94,6 +97,9 @@ func newDPMBackend(ctx context.Context, env daemon.BackendEnv) (api.Backend, err
 		return nil, err
 	}
 	if cfg.DeviceTimeout, err = dur("device_timeout", o.DeviceTimeout); err != nil {
+		return nil, err
+	}
+	if cfg.Timeouts, err = o.Timeouts.parse(); err != nil {
 		return nil, err
 	}
 	cfg.Store, cfg.ImageDir, cfg.SCP.Port = env.Store, filepath.Join(env.StateDir, "dpm-images"), o.SSHPort

@@ -63,4 +63,8 @@ func TestDPMBackendOptions(t *testing.T) {
 	if _, err := newDPMBackend(ctx, env); err == nil {
 		t.Error("bad duration accepted")
 	}
+	env.Options = opts(`, "timeouts": {"import": "-5m"}`)
+	if _, err := newDPMBackend(ctx, env); err == nil || !strings.Contains(err.Error(), "timeouts.import") {
+		t.Errorf("bad import timeout: %v", err)
+	}
 }

@@ -44,16 +44,9 @@ type kvmOptions struct {
 	QemuImg        string `json:"qemu_img"`     // default qemu-img from $PATH
 	// SCP and SSHPort copy images from and to nova's host (image_import
 	// and image_export with remote_host), as the z/VM backend's options.
-	SCP     string `json:"scp"`                  // default /usr/bin/scp
-	SSHPort int    `json:"remotehost_sshd_port"` // default 22
-	// Timeouts per operation kind, durations like "30m" (defaults:
-	// import 1h, deploy 1h, create 10m, power 10m).
-	Timeouts struct {
-		Import string `json:"import"`
-		Deploy string `json:"deploy"`
-		Create string `json:"create"`
-		Power  string `json:"power"`
-	} `json:"timeouts"`
+	SCP      string           `json:"scp"`                  // default /usr/bin/scp
+	SSHPort  int              `json:"remotehost_sshd_port"` // default 22
+	Timeouts opTimeoutOptions `json:"timeouts"`
 }
 
 func newKVMBackend(ctx context.Context, env daemon.BackendEnv) (api.Backend, error) {
@@ -86,15 +79,9 @@ func newKVMBackend(ctx context.Context, env daemon.BackendEnv) (api.Backend, err
 	if err != nil {
 		return nil, err
 	}
-	var tos kvm.Timeouts
-	for _, t := range []struct {
-		name, s string
-		d       *time.Duration
-	}{{"import", o.Timeouts.Import, &tos.Import}, {"deploy", o.Timeouts.Deploy, &tos.Deploy},
-		{"create", o.Timeouts.Create, &tos.Create}, {"power", o.Timeouts.Power, &tos.Power}} {
-		if *t.d, err = dur("timeouts."+t.name, t.s, 0); err != nil {
-			return nil, err
-		}
+	tos, err := o.Timeouts.parse()
+	if err != nil {
+		return nil, err
 	}
 	if o.StorageDir == "" {
 		if o.StorageDir, err = filepath.Abs(filepath.Join(env.StateDir, "kvm")); err != nil {

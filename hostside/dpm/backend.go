@@ -54,6 +54,11 @@ type Config struct {
 	StatusTimeout time.Duration
 	Poll          time.Duration
 	Log           *slog.Logger
+	// Timeouts bound each operation kind as a whole (zero fields:
+	// defaults, see api.OpTimeouts): import (scp and the copy), deploy
+	// (the image onto the boot volume), create, power (on top of
+	// JobTimeout and StatusTimeout, which bound each wait).
+	Timeouts api.OpTimeouts
 
 	// Store is the daemon's state store (images, boot volume
 	// assignments); ImageDir holds the imported images; SCP copies
@@ -149,6 +154,7 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if cfg.StatusTimeout == 0 {
 		cfg.StatusTimeout = 60 * time.Second
 	}
+	cfg.Timeouts = cfg.Timeouts.OrDefaults()
 	if cfg.Poll == 0 {
 		cfg.Poll = 100 * time.Millisecond
 	}

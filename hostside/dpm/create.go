@@ -16,6 +16,8 @@ import (
 // processors and memory, and, with storage mappings, one HBA per mapping.
 // Disks are not created: DPM guests boot from an FCP volume (Deploy).
 func (b *Backend) CreateGuest(ctx context.Context, s api.GuestSpec) ([]api.Disk, error) {
+	ctx, cancel := api.OpContext(ctx, "create", b.cfg.Timeouts.Create)
+	defer cancel()
 	if s.VCPUs < 1 || s.Memory < 1 {
 		return nil, inputErr(api.ModGuest, "vcpus %d, memory %d MiB: want at least 1 each", s.VCPUs, s.Memory)
 	}
@@ -211,6 +213,8 @@ func powerState(status string) string {
 // Deploy sets the boot properties for the FCP volume d.Image names:
 // "storage-volume:<URI>" or "fcp:<target WWPN>:<LUN>" (package doc).
 func (b *Backend) Deploy(ctx context.Context, userid string, d api.DeploySpec) error {
+	ctx, cancel := api.OpContext(ctx, "deploy", b.cfg.Timeouts.Deploy)
+	defer cancel()
 	image := d.Image
 	if b.cfg.Store != nil && !strings.HasPrefix(image, "storage-volume:") && !strings.HasPrefix(image, "fcp:") {
 		im, err := b.cfg.Store.Image(image)

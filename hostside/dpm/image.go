@@ -23,6 +23,8 @@ const gib = int64(1) << 30
 
 // ImportImage implements api.Backend with the original's answers.
 func (b *Backend) ImportImage(ctx context.Context, im api.ImageImport) error {
+	ctx, cancel := api.OpContext(ctx, "import", b.cfg.Timeouts.Import)
+	defer cancel()
 	if err := b.needImages(); err != nil {
 		return err
 	}

@@ -27,6 +27,8 @@ func in(s string, set []string) bool {
 
 // Action runs a power action (see the package doc).
 func (b *Backend) Action(ctx context.Context, userid string, a api.PowerAction) error {
+	ctx, cancel := api.OpContext(ctx, "power", b.cfg.Timeouts.Power)
+	defer cancel()
 	timeout := b.cfg.StatusTimeout
 	if a.Timeout > 0 {
 		timeout = time.Duration(a.Timeout) * time.Second

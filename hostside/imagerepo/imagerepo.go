@@ -39,6 +39,9 @@ func (s SCP) Get(ctx context.Context, remote, path, dst string) error {
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	if out, err := cmd.CombinedOutput(); err != nil {
+		if ctx.Err() != nil { // killed for it: say why
+			return fmt.Errorf("copy %s from %s with scp: %w", path, remote, context.Cause(ctx))
+		}
 		return fmt.Errorf("copy %s from %s with scp: %w: %s", path, remote, err, strings.TrimSpace(string(out)))
 	}
 	return nil

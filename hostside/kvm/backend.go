@@ -212,7 +212,7 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if cfg.StopTimeout <= 0 {
 		cfg.StopTimeout = 60 * time.Second
 	}
-	cfg.Timeouts = cfg.Timeouts.orDefaults()
+	cfg.Timeouts = cfg.Timeouts.OrDefaults()
 	switch cfg.OnCrash {
 	case "":
 		cfg.OnCrash = "destroy"

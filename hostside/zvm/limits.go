@@ -2,8 +2,9 @@ package zvm
 
 import (
 	"context"
-	"fmt"
 	"time"
+
+	"github.com/zguest/zguest/hostside/api"
 )
 
 // Timeouts bound each kind of long operation; a zero field takes its
@@ -44,5 +45,5 @@ func (t Timeouts) orDefaults() Timeouts {
 // opContext bounds ctx by the timeout of an operation kind; the cause
 // names the kind and the setting.
 func opContext(ctx context.Context, kind string, d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeoutCause(ctx, d, fmt.Errorf("%s took longer than %v (backend_options.timeouts.%s)", kind, d, kind))
+	return api.OpContext(ctx, kind, d)
 }
