@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -61,7 +62,33 @@ func newDASD(s *imagespec.Spec) (dasd.Disk, error) {
 // dasdBoot writes the VTOC (CDL) and the boot records into the DASD image
 // at diskPath with the image's own fdasd and zipl. kernel and initrd are
 // paths in the image.
-func dasdBoot(ctx context.Context, d dasd.Disk, diskPath, work, kernel, initrd, cmd string, log *slog.Logger) (err error) {
+//
+// The mounts live in a mount namespace of their own: a process that makes
+// a new mount namespace meanwhile (libvirt starts every qemu in one, and
+// so do tests) copies every mount it sees, and a copy of the image's file
+// system kept alive there would leave its journal unclean on the disk
+// after our umount.
+func dasdBoot(ctx context.Context, d dasd.Disk, diskPath, work, kernel, initrd, cmd string, log *slog.Logger) error {
+	errc := make(chan error, 1)
+	go func() {
+		// The thread is never unlocked: it ends with this goroutine, and
+		// its mount namespace with it.
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+			errc <- fmt.Errorf("a private mount namespace for the image's zipl: %w", err)
+			return
+		}
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+			errc <- fmt.Errorf("a private mount namespace for the image's zipl: %w", err)
+			return
+		}
+		errc <- dasdBootIn(ctx, d, diskPath, work, kernel, initrd, cmd, log)
+	}()
+	return <-errc
+}
+
+// dasdBootIn is dasdBoot in the calling thread's mount namespace.
+func dasdBootIn(ctx context.Context, d dasd.Disk, diskPath, work, kernel, initrd, cmd string, log *slog.Logger) (err error) {
 	var undo []func() error
 	defer func() {
 		for i := len(undo) - 1; i >= 0; i-- {
