@@ -43,7 +43,12 @@ func TestNovaDriverKVM(t *testing.T) {
 		StopTimeout  string  `json:"stop_timeout"`
 		SSHPort      int     `json:"remotehost_sshd_port"`
 	}{sock, filepath.Join(dir, "storage"), "zguest-conf-", netOpts{"user"}, "5s", ssh.Port}
-	d, err := hostdproc.Start(context.Background(), hostdproc.Options{Binary: bin, Dir: dir, Backend: "kvm", BackendOptions: opts})
+	// The KVM backend reads nova's config drive on this host (nova and
+	// the daemon share it): nova's instances directory, which the harness
+	// makes beside dir, must be in source_dirs as /var/lib/nova/instances
+	// is by default.
+	d, err := hostdproc.Start(context.Background(), hostdproc.Options{Binary: bin, Dir: dir, Backend: "kvm", BackendOptions: opts,
+		SourceDirs: []string{filepath.Dir(dir)}})
 	if err != nil {
 		t.Fatal(err)
 	}
